@@ -1,0 +1,272 @@
+// Package cli is the `mathesar` command: it runs Mathesar from the bundle and is the admin's
+// tool for setting it up, configuring and checking it. Each command is thin; the work lives
+// in the packages it calls.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/appenv"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/config"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/layout"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/pyfind"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/svcuser"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/unpackcache"
+)
+
+// Version and Commit are set at link time (-ldflags "-X ...cli.Version=...").
+var (
+	Version = "dev"
+	Commit  = ""
+)
+
+// ServiceAccount is the system user the service runs as.
+const ServiceAccount = "mathesar"
+
+// exitError carries a process exit status through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs the command line and returns the process exit status.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ()}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(a.stderr, "mathesar: %v\n", err)
+		return 1
+	}
+}
+
+// app holds what every command shares.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	environ        []string
+	layout         layout.Layout
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mathesar",
+		Short: "Run and administer Mathesar",
+		Long: `mathesar runs Mathesar, a spreadsheet-like web interface to PostgreSQL, from its bundle
+(mathesar.pyz) with the system's Python, and is the one tool to set it up and look after it.
+
+First time: sudo mathesar setup   (package installs run it for you)
+Then:       mathesar doctor        (checks everything and says how to fix what is wrong)`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			l, err := layout.For(executable(), a.getenv)
+			if err != nil {
+				return err
+			}
+			a.layout = l
+			return nil
+		},
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.AddCommand(
+		a.runCommand(),
+		a.setupCommand(),
+		a.migrateCommand(),
+		a.manageCommand(),
+		a.pythonCommand(),
+		a.configCommand(),
+		a.doctorCommand(),
+		a.cacheCommand(),
+		a.versionCommand(),
+		a.manCommand(root),
+		a.checkDatabaseCommand(),
+	)
+	return root
+}
+
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		return real
+	}
+	return exe
+}
+
+// settings resolves the configuration, printing warnings about the file.
+func (a *app) settings(flags map[string]string, preferEnv bool) (*config.Resolved, error) {
+	r := config.Resolver{File: a.layout.ConfigFile, Environ: a.environ, Flags: flags, PreferEnv: preferEnv, Defaults: a.defaults()}
+	res, warnings, err := r.Resolve()
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%w; run the command with sudo, or as the %s user", err, ServiceAccount)
+		}
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w.Message)
+	}
+	return res, nil
+}
+
+// defaults are the launcher's defaults for settings; they keep Mathesar's writable state
+// out of the read-only code tree.
+func (a *app) defaults() map[string]string {
+	return map[string]string{
+		"MATHESAR_PORT":          "8000",
+		"MATHESAR_ADDR":          "0.0.0.0",
+		"MEDIA_ROOT":             a.layout.MediaDir(),
+		"MATHESAR_STATIC_ROOT":   a.layout.StaticDir(),
+		"DJANGO_SETTINGS_MODULE": "config.settings.production",
+	}
+}
+
+// pythonEnviron is the environment Python runs with: the resolved settings over the
+// process environment, and the names Mathesar reads for what the launcher calls otherwise.
+func pythonEnviron(res *config.Resolved) []string {
+	env := res.Environ()
+	if v, ok := res.Get("MATHESAR_STATIC_ROOT"); ok {
+		env = appenv.Set(env, "STATIC_ROOT", v.Value)
+	}
+	return env
+}
+
+// release lets go of the bundle and the tree's lock, for commands that do not exec.
+func (p *prepared) release() {
+	p.entry.Release()
+	p.bundle.Close()
+}
+
+// openBundle finds and opens the bundle.
+func (a *app) openBundle() (*bundle.Bundle, error) {
+	p, err := a.layout.RequirePyz()
+	if err != nil {
+		return nil, err
+	}
+	return bundle.Open(p)
+}
+
+// findPython looks for a CPython in the bundle's range.
+func (a *app) findPython(ctx context.Context, m *bundle.Manifest, res *config.Resolved) (*pyfind.Interpreter, error) {
+	lo, err := parseMinor(m.Python.Min)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := parseMinor(m.Python.Max)
+	if err != nil {
+		return nil, err
+	}
+	o := pyfind.Options{Min: [2]int{3, lo}, Max: [2]int{3, hi}, PATH: a.getenv("PATH")}
+	if s, ok := res.Get("MATHESAR_PYTHON"); ok {
+		o.Explicit = s.Value
+	}
+	if root, err := a.cacheRoot(res); err == nil {
+		o.CacheFile = filepath.Join(root, "python-probes.json")
+	}
+	return pyfind.Find(ctx, o)
+}
+
+func parseMinor(v string) (int, error) {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil || major != 3 {
+		return 0, fmt.Errorf("the bundle's manifest names Python %q, which is not 3.X: reinstall Mathesar", v)
+	}
+	return minor, nil
+}
+
+func (a *app) cacheRoot(res *config.Resolved) (string, error) {
+	if s, ok := res.Get("MATHESAR_CACHE_DIR"); ok && s.Value != "" {
+		return s.Value, nil
+	}
+	return unpackcache.DefaultRoot()
+}
+
+// prepared is everything needed to start Python on the bundle.
+type prepared struct {
+	bundle *bundle.Bundle
+	python *pyfind.Interpreter
+	// entry holds a shared lock on the unpacked tree so `mathesar cache prune` never
+	// deletes it while this process, or the Python it execs, uses it.
+	entry *unpackcache.Entry
+	tree  appenv.Tree
+	env   []string
+}
+
+// prepare finds Python, unpacks the bundle for its ABI (once) and composes the environment.
+func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, error) {
+	b, err := a.openBundle()
+	if err != nil {
+		return nil, err
+	}
+	py, err := a.findPython(ctx, &b.Manifest, res)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	root, err := a.cacheRoot(res)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	c := &unpackcache.Cache{Root: root}
+	entry, err := c.Acquire(ctx, b, py.ABI, unpackcache.EnsureOptions{Progress: a.stderr})
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if len(b.Manifest.Incomplete) > 0 {
+		fmt.Fprintf(a.stderr, "warning: this bundle was built without %v; features that need them will fail\n", b.Manifest.Incomplete)
+	}
+	return &prepared{bundle: b, python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+}
+
+// dropPrivileges switches a root process to the service account when it exists, so files
+// that app commands write under the data directory belong to the service.
+func (a *app) dropPrivileges() error {
+	acct, drop, err := svcuser.ShouldDrop(ServiceAccount)
+	if err != nil || !drop {
+		return err
+	}
+	if err := svcuser.DropTo(acct); err != nil {
+		return fmt.Errorf("switch to the %s user: %w", ServiceAccount, err)
+	}
+	a.environ = appenv.Set(a.environ, "HOME", acct.Home)
+	return nil
+}
+
+// execPython replaces this process with Python, so signals, the exit status and systemd's
+// main-PID and notify tracking reach Python directly.
+func execPython(p *prepared, c appenv.Command) error {
+	if err := p.entry.KeepAcrossExec(); err != nil {
+		return err
+	}
+	if err := os.Chdir(c.Dir); err != nil {
+		return fmt.Errorf("enter the app directory %s: %w", c.Dir, err)
+	}
+	if err := syscall.Exec(c.Path, c.Args, c.Env); err != nil {
+		return fmt.Errorf("start %s: %w", c.Path, err)
+	}
+	return nil
+}
