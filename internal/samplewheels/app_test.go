@@ -377,3 +377,31 @@ func TestSampleAppCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestGunicornStandInRefuses(t *testing.T) {
+	t.Parallel()
+	s := newSampleInstall(t)
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		wantCode int
+		wantLog  string
+	}{
+		{name: "unix socket bind", args: []string{"config.wsgi", "-b", "unix:/run/x.sock"}, wantCode: 1, wantLog: "serves TCP only"},
+		{name: "missing chdir", args: []string{"config.wsgi", "--chdir", filepath.Join(s.app, "missing")}, wantCode: 1, wantLog: "--chdir"},
+		{name: "app that does not import", args: []string{"no_such_module", "--chdir", s.app}, wantCode: 4, wantLog: "App failed to load"},
+		{name: "callable that does not exist", args: []string{"config.wsgi:nothing", "--chdir", s.app}, wantCode: 4, wantLog: "Failed to find attribute 'nothing'"},
+		{name: "bad WEB_CONCURRENCY", args: []string{"config.wsgi"}, env: []string{"WEB_CONCURRENCY=many"}, wantCode: 1, wantLog: "WEB_CONCURRENCY='many'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Settings need the POSTGRES_* variables to import; no server is contacted.
+			env := append([]string{"POSTGRES_DB=d", "POSTGRES_USER=u", "POSTGRES_HOST=/nonexistent"}, tt.env...)
+			r := runPython(t, s.python, t.TempDir(), pythonEnv(s.site, "", env...), append([]string{"-m", "gunicorn"}, tt.args...)...)
+			if r.code != tt.wantCode || !strings.Contains(r.stderr, tt.wantLog) {
+				t.Errorf("exit %d, want %d with %q in the log:\n%s", r.code, tt.wantCode, tt.wantLog, r.output())
+			}
+		})
+	}
+}
