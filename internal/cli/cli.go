@@ -242,9 +242,14 @@ func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, err
 	return &prepared{bundle: b, python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
 }
 
-// dropPrivileges switches a root process to the service account when it exists, so files
-// that app commands write under the data directory belong to the service.
+// dropPrivileges switches a root process of a system install to the service account when
+// it exists, so files that app commands write under the data directory belong to the
+// service. A user install keeps the invoking user: its config file (mode 0600), data and
+// cache are that user's, which the service account could not read.
 func (a *app) dropPrivileges() error {
+	if a.layout.Mode != layout.System {
+		return nil
+	}
 	acct, drop, err := svcuser.ShouldDrop(ServiceAccount)
 	if err != nil || !drop {
 		return err

@@ -90,7 +90,31 @@ file, the environment, defaults (with run -e, the environment wins over the file
 			return nil
 		},
 	}
-	cmd.AddCommand(show, get, set)
+	// docs/configuration.md promises unset beside set; envfile.Unset does the work.
+	unset := &cobra.Command{
+		Use:   "unset KEY",
+		Short: "Remove a setting from the config file (it then falls back to the environment or the default)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key := args[0]
+			if !envfile.ValidName(key) {
+				return fmt.Errorf("%q is not a valid setting name: use letters, digits and underscores, not starting with a digit", key)
+			}
+			if err := envfile.Unset(a.layout.ConfigFile, key); err != nil {
+				if os.IsPermission(err) {
+					return fmt.Errorf("%w; run `sudo mathesar config unset`", err)
+				}
+				return err
+			}
+			if a.layout.Mode == layout.System {
+				fmt.Fprintf(a.stdout, "%s removed from %s; restart to apply: sudo systemctl restart mathesar\n", key, a.layout.ConfigFile)
+			} else {
+				fmt.Fprintf(a.stdout, "%s removed from %s\n", key, a.layout.ConfigFile)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(show, get, set, unset)
 	return cmd
 }
 

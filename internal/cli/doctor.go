@@ -141,6 +141,14 @@ func (a *app) doctor(ctx context.Context, skip []string) []checkResult {
 		case !configured:
 			return fail("no internal database is configured in "+a.layout.ConfigFile, "sudo mathesar setup")
 		}
+		// A user install's private cluster runs only while `mathesar run` does, so a
+		// stopped one is healthy; it only has to exist.
+		if c := a.ownCluster(ci); c != nil && !c.Running() {
+			if _, err := os.Stat(filepath.Join(c.DataDir, "PG_VERSION")); err != nil {
+				return fail("the private PostgreSQL cluster in "+c.DataDir+" does not exist", a.setupHint())
+			}
+			return ok("the private cluster in " + c.DataDir + " is stopped: `mathesar run` starts it")
+		}
 		if err := a.checkAsService(ctx, ci); err != nil {
 			return fail(err.Error(), databaseFix(ci, a.layout.Mode))
 		}

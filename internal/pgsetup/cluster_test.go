@@ -143,10 +143,16 @@ func TestUserMode(t *testing.T) {
 // psql asks the cluster as its superuser, through the real client, for one value.
 func psql(t *testing.T, c *pgsetup.Cluster, sql string) string {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(c.BinDir, "psql"), "-X", "-At", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port),
-		"-U", c.SuperUser, "-d", "postgres", "-c", sql).CombinedOutput()
+	cmd := exec.Command(filepath.Join(c.BinDir, "psql"), "-X", "-At", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port),
+		"-U", c.SuperUser, "-d", "postgres", "-c", sql)
+	// psql warns on stderr when it cannot enter the working directory (a non-root test run
+	// from /root); only stdout carries the answer.
+	cmd.Dir = "/"
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("psql %q: %v: %s", sql, err, out)
+		t.Fatalf("psql %q: %v: %s", sql, err, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
 }

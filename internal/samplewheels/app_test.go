@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -195,10 +194,9 @@ func (g *gunicorn) stop(t *testing.T) int {
 func TestSampleAppEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := newSampleInstall(t)
-	pg := startPostgres(t)
-	dbEnv, password := pg.newDatabase(t, "mathesar_e2e")
+	db := newTestDB(t, "mathesar_e2e")
 	staticRoot := filepath.Join(t.TempDir(), "static")
-	env := append(dbEnv, "STATIC_ROOT="+staticRoot)
+	env := append(db.env(), "STATIC_ROOT="+staticRoot)
 
 	first := s.run(t, env, "-m", "mathesar.install")
 	if first.code != 0 || !strings.Contains(first.stdout, "Applying 0001_initial... OK") {
@@ -215,13 +213,16 @@ func TestSampleAppEndToEnd(t *testing.T) {
 	if second.code != 0 || !strings.Contains(second.stdout, "No migrations to apply.") || strings.Contains(second.stdout, "Applying") {
 		t.Fatalf("second install should apply nothing (exit %d):\n%s", second.code, second.output())
 	}
-	if got := pg.psql(t, "mathesar_e2e", "SELECT count(*) FROM sample_migrations;"); got != strconv.Itoa(migrationCount(t)) {
-		t.Errorf("sample_migrations holds %s rows, want one per migration file (%d)", got, migrationCount(t))
+	var migrations, items int
+	var seed string
+	db.query(t, "SELECT (SELECT count(*) FROM sample_migrations), (SELECT count(*) FROM sample_items), (SELECT name FROM sample_items ORDER BY id LIMIT 1)",
+		&migrations, &items, &seed)
+	if migrations != migrationCount(t) {
+		t.Errorf("sample_migrations holds %d rows, want one per migration file (%d)", migrations, migrationCount(t))
 	}
-	if got := pg.psql(t, "mathesar_e2e", "SELECT count(*) FROM sample_items;"); got != "1" {
-		t.Errorf("sample_items holds %s rows after two installs, want the one seed row", got)
+	if items != 1 {
+		t.Errorf("sample_items holds %d rows after two installs, want the one seed row", items)
 	}
-	seed := pg.psql(t, "mathesar_e2e", "SELECT name FROM sample_items ORDER BY id LIMIT 1;")
 
 	g := startGunicorn(t, s, "config.wsgi", append(env, "WEB_CONCURRENCY=2"))
 	code, body := g.get(t, "/")
@@ -243,7 +244,7 @@ func TestSampleAppEndToEnd(t *testing.T) {
 			t.Errorf("gunicorn log lacks %q:\n%s", want, log)
 		}
 	}
-	if strings.Contains(log, password) {
+	if strings.Contains(log, db.password()) {
 		t.Errorf("gunicorn log shows the database password:\n%s", log)
 	}
 }
@@ -251,13 +252,13 @@ func TestSampleAppEndToEnd(t *testing.T) {
 func TestSampleAppDatabaseDown(t *testing.T) {
 	t.Parallel()
 	s := newSampleInstall(t)
-	pg := startPostgres(t)
-	dbEnv, password := pg.newDatabase(t, "mathesar_down")
-	if r := s.run(t, dbEnv, "manage.py", "migrate"); r.code != 0 {
+	db := newTestDB(t, "mathesar_down")
+	if r := s.run(t, db.env(), "manage.py", "migrate"); r.code != 0 {
 		t.Fatalf("migrate (exit %d):\n%s", r.code, r.output())
 	}
+	password := db.password()
 	wrong := "not-" + password
-	env := append(dbEnv, "POSTGRES_PASSWORD="+wrong) // later entries win in exec's Env
+	env := append(db.env(), "POSTGRES_PASSWORD="+wrong) // later entries win in exec's Env
 	g := startGunicorn(t, s, "config.wsgi:application", env)
 	code, body := g.get(t, "/")
 	if code != 503 || !strings.Contains(body, "password authentication failed") {
@@ -277,7 +278,6 @@ func TestSampleAppDatabaseDown(t *testing.T) {
 func TestSampleAppCommands(t *testing.T) {
 	t.Parallel()
 	base := newSampleInstall(t)
-	pg := startPostgres(t)
 	tests := []struct {
 		name     string
 		files    map[string]string // written into the app copy before running
@@ -285,7 +285,7 @@ func TestSampleAppCommands(t *testing.T) {
 		args     []string
 		wantCode int
 		wantOut  []string
-		check    func(t *testing.T, db string, s sampleInstall, env []string)
+		check    func(t *testing.T, db testDB, s sampleInstall, env []string)
 	}{
 		{name: "version", args: []string{"manage.py", "version"}, wantOut: []string{appVersion(t) + "\n"}},
 		{name: "check", args: []string{"manage.py", "check"}, wantOut: []string{"no issues"}},
@@ -293,7 +293,7 @@ func TestSampleAppCommands(t *testing.T) {
 		{name: "showmigrations before migrate", args: []string{"manage.py", "showmigrations"}, wantOut: []string{" [ ] 0001_initial"}},
 		{
 			name: "migrate skips static", args: []string{"manage.py", "migrate"}, wantOut: []string{"Applying 0001_initial... OK"},
-			check: func(t *testing.T, db string, s sampleInstall, env []string) {
+			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
 				if _, err := os.Stat(filepath.Join(s.app, "static")); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("manage.py migrate collected static files (stat: %v)", err)
 				}
@@ -306,7 +306,7 @@ func TestSampleAppCommands(t *testing.T) {
 		{
 			name: "install skips static when asked", env: []string{"SKIP_STATIC_COLLECTION=true"},
 			args: []string{"-m", "mathesar.install"}, wantOut: []string{"Applying 0001_initial", "Skipping static collection"},
-			check: func(t *testing.T, db string, s sampleInstall, env []string) {
+			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
 				if _, err := os.Stat(filepath.Join(s.app, "static")); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("static files collected despite SKIP_STATIC_COLLECTION (stat: %v)", err)
 				}
@@ -315,7 +315,7 @@ func TestSampleAppCommands(t *testing.T) {
 		{
 			name: "install collects into BASE_DIR/static by default", args: []string{"-m", "mathesar.install"},
 			wantOut: []string{"1 static file copied to"},
-			check: func(t *testing.T, db string, s sampleInstall, env []string) {
+			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
 				if _, err := os.Stat(filepath.Join(s.app, "static", "mathesar", "sample.css")); err != nil {
 					t.Errorf("no sample.css under BASE_DIR/static: %v", err)
 				}
@@ -326,10 +326,12 @@ func TestSampleAppCommands(t *testing.T) {
 			files: map[string]string{"mathesar/migrations/0002_broken.sql": "CREATE TABLE half_done (id int);\nSELECT 1/0;\n"},
 			args:  []string{"-m", "mathesar.install"}, wantCode: 1,
 			wantOut: []string{"Applying 0001_initial... OK", "migration 0002_broken", "division by zero"},
-			check: func(t *testing.T, db string, s sampleInstall, env []string) {
-				got := pg.psql(t, db, "SELECT string_agg(name, ',' ORDER BY name) FROM sample_migrations;\nSELECT to_regclass('half_done') IS NULL;")
-				if got != "0001_initial\nt" {
-					t.Errorf("after the failed migration: applied and half_done-absent = %q, want \"0001_initial\\nt\"", got)
+			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
+				var applied string
+				var halfDoneAbsent bool
+				db.query(t, "SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM sample_migrations), to_regclass('half_done') IS NULL", &applied, &halfDoneAbsent)
+				if applied != "0001_initial" || !halfDoneAbsent {
+					t.Errorf("after the failed migration: applied %q, half_done absent %v; want \"0001_initial\" and true", applied, halfDoneAbsent)
 				}
 			},
 		},
@@ -356,9 +358,8 @@ func TestSampleAppCommands(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			db := fmt.Sprintf("mathesar_cmd%d", i)
-			dbEnv, password := pg.newDatabase(t, db)
-			env := append(dbEnv, tt.env...)
+			db := newTestDB(t, fmt.Sprintf("mathesar_cmd%d", i))
+			env := append(db.env(), tt.env...)
 			r := s.run(t, env, tt.args...)
 			if r.code != tt.wantCode {
 				t.Errorf("exit %d, want %d:\n%s", r.code, tt.wantCode, r.output())
@@ -368,7 +369,7 @@ func TestSampleAppCommands(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, r.output())
 				}
 			}
-			if strings.Contains(r.output(), password) {
+			if strings.Contains(r.output(), db.password()) {
 				t.Errorf("output shows the database password:\n%s", r.output())
 			}
 			if tt.check != nil {

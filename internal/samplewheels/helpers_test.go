@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -16,8 +18,57 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/pgsetup"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/pgtest"
 	"github.com/mathesar-foundation/mathesar-packaging/test/fixtures/sampleapp"
 )
+
+// pg is the PostgreSQL server of the package's tests, started by the first test that needs
+// it. Roles log in by password, as the sample app does against a remote server, so a wrong
+// password is refused as it would be there.
+var pg = &pgtest.Shared{Options: pgtest.Options{PasswordAuth: true}}
+
+func TestMain(m *testing.M) { os.Exit(pg.Run(m)) }
+
+// testDB is a database of one test's own on the shared server, owned by a role of the same
+// name with a random password (the documented Mathesar set-up: role with CREATEDB,
+// database owned by it).
+type testDB struct {
+	srv  *pgtest.Server
+	conn *pgsetup.ConnInfo
+}
+
+func newTestDB(t *testing.T, name string) testDB {
+	t.Helper()
+	srv := pg.Server(t)
+	conn, err := srv.CreateRoleAndDB(name, randomHex(t, 12), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testDB{srv: srv, conn: conn}
+}
+
+// env is the POSTGRES_* variables the sample app reads to reach the database.
+func (d testDB) env() []string { return d.conn.Env() }
+
+func (d testDB) password() string { return d.conn.Password }
+
+// query runs sql as the superuser in the database and scans its one row into dest.
+func (d testDB) query(t *testing.T, sql string, dest ...any) {
+	t.Helper()
+	if err := d.srv.QueryRow(d.conn.Database, sql, dest...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("random: %v", err)
+	}
+	return hex.EncodeToString(b)
+}
 
 var (
 	pythonOnce sync.Once
@@ -68,30 +119,16 @@ func buildWheelhouse(t *testing.T, python string) []string {
 // into dir; .data/ entries go elsewhere in a real install and are left out.
 func unzipWheel(t *testing.T, whl, dir string) {
 	t.Helper()
-	zr, err := zip.OpenReader(whl)
-	if err != nil {
-		t.Fatalf("open %s: %v", whl, err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		top, _, _ := strings.Cut(f.Name, "/")
-		if strings.HasSuffix(top, ".data") || strings.HasSuffix(f.Name, "/") {
+	for name, f := range zipEntries(t, whl) {
+		top, _, _ := strings.Cut(name, "/")
+		if strings.HasSuffix(top, ".data") || strings.HasSuffix(name, "/") {
 			continue
 		}
-		target := filepath.Join(dir, filepath.FromSlash(f.Name))
+		target := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatalf("%s: open %s: %v", whl, f.Name, err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: read %s: %v", whl, f.Name, err)
-		}
-		if err := os.WriteFile(target, data, f.Mode().Perm()|0o600); err != nil {
+		if err := os.WriteFile(target, f.data, f.mode.Perm()|0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,12 +146,12 @@ func zipEntries(t *testing.T, path string) map[string]zipFile {
 	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: open %s: %v", path, f.Name, err)
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: read %s: %v", path, f.Name, err)
 		}
 		out[f.Name] = zipFile{data: data, mode: f.Mode()}
 	}
