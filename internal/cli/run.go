@@ -77,6 +77,10 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 	if err != nil {
 		return err
 	}
+	// The port is checked first, so a clash does not start and stop the private cluster.
+	if err := portcheck.Check(addr, port); err != nil {
+		return err
+	}
 	cluster, err := a.databaseForRun(ctx, res, fallbackDB)
 	if err != nil {
 		return err
@@ -91,9 +95,6 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 		}
 	}
 	p, err := a.prepare(ctx, res)
-	if err == nil {
-		err = portcheck.Check(addr, port)
-	}
 	env := []string(nil)
 	if err == nil {
 		env = p.env
@@ -105,6 +106,9 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 		}
 	}
 	if err != nil {
+		if p != nil {
+			p.release()
+		}
 		stopCluster()
 		return err
 	}

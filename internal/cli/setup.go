@@ -52,7 +52,8 @@ Setup never prompts. Use --connection-string - to read the string from standard 
 so the password stays out of the process list.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.connectionString == "-" {
+			fromStdin := o.connectionString == "-"
+			if fromStdin {
 				s, err := bufio.NewReader(os.Stdin).ReadString('\n')
 				if err != nil && !errors.Is(err, io.EOF) {
 					return fmt.Errorf("read the connection string from standard input: %w", err)
@@ -60,6 +61,11 @@ so the password stays out of the process list.`,
 				o.connectionString = strings.TrimSpace(s)
 			}
 			_ = noPrompt
+			if cmd.Flags().Changed("connection-string") && o.connectionString != "" && !fromStdin {
+				if ci, err := pgsetup.ParseConnectionString(o.connectionString); err == nil && ci.Password != "" {
+					fmt.Fprintln(a.stderr, "warning: the password in --connection-string is visible to other users in the process list while setup runs; next time pass it on standard input: --connection-string -")
+				}
+			}
 			return a.setup(cmd.Context(), o)
 		},
 	}
@@ -128,7 +134,7 @@ func (a *app) setup(ctx context.Context, o setupOptions) error {
 			return fmt.Errorf("migrations failed: %w; fix the error above and run `%s` again", err, a.setupHint())
 		}
 	}
-	a.printReady(ci)
+	a.printReady(ci, res)
 	return nil
 }
 
@@ -336,7 +342,11 @@ func (a *app) runSelf(ctx context.Context, args ...string) error {
 	return cmd.Run()
 }
 
-func (a *app) printReady(ci *pgsetup.ConnInfo) {
+func (a *app) printReady(ci *pgsetup.ConnInfo, res *config.Resolved) {
+	url := "http://localhost:8000/"
+	if addr, port, err := listenAddress(res); err == nil {
+		url = browseURL(addr, port)
+	}
 	start := "mathesar run"
 	if a.layout.Mode == layout.System {
 		start = "sudo systemctl enable --now mathesar   (package installs start it for you)"
@@ -346,10 +356,10 @@ func (a *app) printReady(ci *pgsetup.ConnInfo) {
     Internal database: %s
     Config file:       %s
     Start it:          %s
-    Then open http://localhost:8000/ in your browser. The first visit asks you to create
+    Then open %s in your browser. The first visit asks you to create
     the admin user. To reach Mathesar by another name, add it to ALLOWED_HOSTS:
     %smathesar config set ALLOWED_HOSTS mathesar.example.org
-`, ci, a.layout.ConfigFile, start, sudoPrefix(a.layout.Mode))
+`, ci, a.layout.ConfigFile, start, url, sudoPrefix(a.layout.Mode))
 }
 
 func sudoPrefix(m layout.Mode) string {
