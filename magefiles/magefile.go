@@ -15,6 +15,7 @@ import (
 	"github.com/magefile/mage/sh"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/release"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/sysdeps"
 )
 
@@ -26,16 +27,47 @@ func Deps(ctx context.Context) error {
 // Zipapp builds dist/zipapp/<os>_<arch>/mathesar.pyz (the sample app unless MATHESAR_SRC is set).
 func Zipapp(ctx context.Context) error {
 	mg.CtxDeps(ctx, Deps)
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
+	outputs, err := pipeline.Zipapps(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = pipeline.Publish(cfg.Root, outputs)
+	return err
+}
+
+// Release builds deb, rpm, tarballs, checksums (and signatures with MATHESAR_SIGNING_KEY) into dist/.
+func Release(ctx context.Context) error {
+	mg.CtxDeps(ctx, Deps)
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
+	res, err := release.Run(ctx, release.Options{
+		Pipeline:   cfg,
+		PkgRelease: os.Getenv("MATHESAR_PKG_RELEASE"),
+		SigningKey: os.Getenv("MATHESAR_SIGNING_KEY"),
+		Log:        os.Stdout,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("release: Mathesar %s (snapshot=%t), %d files in dist/\n", res.Version, res.Snapshot, len(res.Artifacts))
+	for _, a := range res.Artifacts {
+		fmt.Println("  " + a)
+	}
+	return nil
+}
+
+func config() (pipeline.Config, error) {
 	root, err := os.Getwd()
 	if err != nil {
-		return err
+		return pipeline.Config{}, err
 	}
-	cfg, err := pipeline.FromEnv(root, os.Stdout)
-	if err != nil {
-		return err
-	}
-	_, err = pipeline.Zipapps(ctx, cfg)
-	return err
+	return pipeline.FromEnv(root, os.Stdout)
 }
 
 // Test checks formatting, runs go vet and runs every test.

@@ -100,6 +100,7 @@ Then:       mathesar doctor        (checks everything and says how to fix what i
 		a.versionCommand(),
 		a.manCommand(root),
 		a.checkDatabaseCommand(),
+		a.packageHookCommand(),
 	)
 	return root
 }

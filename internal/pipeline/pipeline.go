@@ -105,9 +105,31 @@ func ReadVersion(appDir string) (string, error) {
 	return string(m[1]), nil
 }
 
-// Zipapps builds dist/zipapp/<os>_<arch>/mathesar.pyz for every configured platform and
+// Built is what Zipapps made.
+type Built struct {
+	AppDir  string
+	Version string
+	Sample  bool
+	Outputs []string
+}
+
+// ZipappPath is where the pyz of one platform is built.
+func ZipappPath(root, goos, goarch string) string {
+	return filepath.Join(root, "build", "zipapp", goos+"_"+goarch, "mathesar.pyz")
+}
+
+// Zipapps builds build/zipapp/<os>_<arch>/mathesar.pyz for every configured platform and
 // returns their paths.
 func Zipapps(ctx context.Context, c Config) ([]string, error) {
+	b, err := BuildZipapps(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return b.Outputs, nil
+}
+
+// BuildZipapps is Zipapps, also returning the app's version and source.
+func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 	app, wheels, sample, err := c.inputs(ctx)
 	if err != nil {
 		return nil, err
@@ -126,7 +148,7 @@ func Zipapps(ctx context.Context, c Config) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("platform %q: %w", p, err)
 		}
-		out := filepath.Join(c.Root, "dist", "zipapp", goos+"_"+goarch, "mathesar.pyz")
+		out := ZipappPath(c.Root, goos, goarch)
 		start := time.Now()
 		res, err := zipapp.Build(ctx, zipapp.Options{
 			AppDir:          app,
@@ -155,7 +177,7 @@ func Zipapps(ctx context.Context, c Config) ([]string, error) {
 		fmt.Fprintf(c.Log, "zipapp: %s %s%s: %d files, %d bytes, build %s, %.1fs\n", out, version, label, len(res.Manifest.Files), info.Size(), res.Manifest.BuildID[:12], time.Since(start).Seconds())
 		outputs = append(outputs, out)
 	}
-	return outputs, nil
+	return &Built{AppDir: app, Version: version, Sample: sample, Outputs: outputs}, nil
 }
 
 // inputs returns the app tree and wheelhouse to build from: MATHESAR_SRC and
@@ -205,4 +227,42 @@ func replaceDir(dir string, fill func(string) error) error {
 		return err
 	}
 	return os.Rename(tmp, dir)
+}
+
+// Publish copies built pyz files from build/zipapp into dist/zipapp, each through a
+// temporary file renamed into place.
+func Publish(root string, outputs []string) ([]string, error) {
+	var published []string
+	for _, src := range outputs {
+		rel, err := filepath.Rel(filepath.Join(root, "build"), src)
+		if err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(root, "dist", rel)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(dst), ".mathesar.pyz.tmp-*")
+		if err != nil {
+			return nil, err
+		}
+		_, werr := tmp.Write(data)
+		cerr := tmp.Close()
+		if werr == nil && cerr == nil {
+			werr = os.Chmod(tmp.Name(), 0o644)
+		}
+		if werr == nil && cerr == nil {
+			werr = os.Rename(tmp.Name(), dst)
+		}
+		if werr != nil || cerr != nil {
+			os.Remove(tmp.Name())
+			return nil, fmt.Errorf("publish %s: %v", dst, errors.Join(werr, cerr))
+		}
+		published = append(published, dst)
+	}
+	return published, nil
 }

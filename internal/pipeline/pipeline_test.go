@@ -44,7 +44,7 @@ func TestSamplePyz(t *testing.T) {
 	}
 	t.Log(log.String())
 	pyz := outputs[0]
-	if want := filepath.Join(root, "dist", "zipapp", "linux_amd64", "mathesar.pyz"); pyz != want {
+	if want := filepath.Join(root, "build", "zipapp", "linux_amd64", "mathesar.pyz"); pyz != want {
 		t.Fatalf("wrote %s, want %s", pyz, want)
 	}
 
