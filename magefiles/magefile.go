@@ -48,7 +48,6 @@ func Release(ctx context.Context) error {
 	}
 	res, err := release.Run(ctx, release.Options{
 		Pipeline:   cfg,
-		PkgRelease: os.Getenv("MATHESAR_PKG_RELEASE"),
 		SigningKey: os.Getenv("MATHESAR_SIGNING_KEY"),
 		Log:        os.Stdout,
 	})

@@ -38,6 +38,19 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// ExitNotSetUp (EX_CONFIG from sysexits.h) is the status of `run` on an instance that is not
+// set up; mathesar.service lists it in RestartPreventExitStatus=, so an unconfigured install
+// does not restart in a loop.
+const ExitNotSetUp = 78
+
+// notSetUpError marks an error that setup fixes.
+type notSetUpError struct{ err error }
+
+func (e notSetUpError) Error() string { return e.err.Error() }
+func (e notSetUpError) Unwrap() error { return e.err }
+
+func notSetUp(err error) error { return notSetUpError{err} }
+
 // Main runs the command line and returns the process exit status.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,11 +60,15 @@ func Main(args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	var ee exitError
+	var ns notSetUpError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ns):
+		fmt.Fprintf(a.stderr, "mathesar: %v\n", err)
+		return ExitNotSetUp
 	default:
 		fmt.Fprintf(a.stderr, "mathesar: %v\n", err)
 		return 1

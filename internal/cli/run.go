@@ -71,7 +71,7 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 		return err
 	}
 	if s, ok := res.Get("SECRET_KEY"); !ok || s.Value == "" {
-		return fmt.Errorf("SECRET_KEY is not set in %s: run `%s` to create the configuration", a.layout.ConfigFile, a.setupHint())
+		return notSetUp(fmt.Errorf("SECRET_KEY is not set in %s: run `%s` to create the configuration", a.layout.ConfigFile, a.setupHint()))
 	}
 	addr, port, err := listenAddress(res)
 	if err != nil {
@@ -83,7 +83,7 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 	}
 	cluster, err := a.databaseForRun(ctx, res, fallbackDB)
 	if err != nil {
-		return err
+		return notSetUp(err)
 	}
 	stopCluster := func() {
 		if cluster != nil {

@@ -103,7 +103,8 @@ func ReadDeb(path string) (*Deb, error) {
 		done
 	)
 	state := wantBinary
-	arr := ar.NewReader(br)
+	consumed := &countingReader{r: br}
+	arr := ar.NewReader(consumed)
 	for state != done {
 		hdr, err := arr.Next()
 		if errors.Is(err, io.EOF) {
@@ -124,6 +125,9 @@ func ReadDeb(path string) (*Deb, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: read debian-binary: %w", path, err)
 			}
+			if body.n != hdr.Size {
+				return nil, truncated(path, name, hdr.Size, body.n)
+			}
 			if string(b) != "2.0\n" {
 				return nil, fmt.Errorf("%s: debian-binary is %q, want \"2.0\\n\"; the package format is unsupported or the member is corrupt", path, b)
 			}
@@ -136,7 +140,7 @@ func ReadDeb(path string) (*Deb, error) {
 				return nil, fmt.Errorf("%s: member %q comes where control.tar.* must be; the members are out of order", path, name)
 			}
 			if err := d.readControl(body, strings.TrimPrefix(comp, ".")); err != nil {
-				return nil, fmt.Errorf("%s: member %s: %w", path, name, err)
+				return nil, memberError(path, name, hdr.Size, body, err)
 			}
 			state = wantData
 		case state == wantData:
@@ -146,7 +150,14 @@ func ReadDeb(path string) (*Deb, error) {
 			}
 			d.DataCompression = strings.TrimPrefix(comp, ".")
 			if err := d.readData(body, d.DataCompression); err != nil {
-				return nil, fmt.Errorf("%s: member %s: %w", path, name, err)
+				return nil, memberError(path, name, hdr.Size, body, err)
+			}
+			// Nothing after data.tar is read, so check here that its padding byte is there:
+			// the ar reader would take a missing one for the end of the archive.
+			if _, err := io.Copy(io.Discard, body); err == nil && body.n == hdr.Size && hdr.Size%2 == 1 {
+				if st, err := f.Stat(); err == nil && st.Size() < consumed.n+1 {
+					return nil, fmt.Errorf("%s: member %s is truncated: its padding byte is missing; the file was cut short, rebuild or download it again", path, name)
+				}
 			}
 			state = done
 		}
@@ -155,7 +166,7 @@ func ReadDeb(path string) (*Deb, error) {
 			return nil, fmt.Errorf("%s: member %s: %w", path, name, err)
 		}
 		if body.n != hdr.Size {
-			return nil, fmt.Errorf("%s: member %s is truncated: its header says %d bytes but the file ends after %d; the file was cut short, rebuild or download it again", path, name, hdr.Size, body.n)
+			return nil, truncated(path, name, hdr.Size, body.n)
 		}
 	}
 	if state != done {
@@ -165,6 +176,19 @@ func ReadDeb(path string) (*Deb, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return d, nil
+}
+
+func truncated(path, member string, want, got int64) error {
+	return fmt.Errorf("%s: member %s is truncated: its header says %d bytes but the file ends after %d; the file was cut short, rebuild or download it again", path, member, want, got)
+}
+
+// memberError reports a member that could not be read, as truncation when the file ends
+// inside the member: that is the cause, and the decompressor's error would hide it.
+func memberError(path, member string, size int64, body *countingReader, err error) error {
+	if _, drainErr := io.Copy(io.Discard, body); drainErr == nil && body.n != size {
+		return truncated(path, member, size, body.n)
+	}
+	return fmt.Errorf("%s: member %s: %w", path, member, err)
 }
 
 func stateName(state int) string {

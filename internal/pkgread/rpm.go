@@ -26,10 +26,10 @@ import (
 
 // Rpm is an .rpm read back.
 type Rpm struct {
-	Path                                   string
-	Name, Version, Release, Arch           string
-	Epoch                                  int
-	Summary, Description, License          string
+	Path                          string
+	Name, Version, Release, Arch  string
+	Epoch                         int
+	Summary, Description, License string
 	// Dependencies as `rpm -qp --requires` prints them: "name" or "name op [epoch:]version[-release]".
 	Requires, Recommends, Suggests, Provides, Conflicts, Obsoletes []string
 	// Scripts maps prein, postin, preun, postun, pretrans, posttrans to the script body.
@@ -44,11 +44,11 @@ type Rpm struct {
 
 // RpmFile is one file the header lists, checked against the payload.
 type RpmFile struct {
-	Path         string
-	Mode         fs.FileMode // permission bits plus Go's type bits
-	Owner, Group string
-	Size         int64
-	ModTime      time.Time
+	Path                                              string
+	Mode                                              fs.FileMode // permission bits plus Go's type bits
+	Owner, Group                                      string
+	Size                                              int64
+	ModTime                                           time.Time
 	Config, NoReplace, MissingOK, Doc, License, Ghost bool
 	// LinkTarget is a symlink's target as written.
 	LinkTarget string
@@ -104,7 +104,7 @@ var pgpHash = map[int64]func() hash.Hash{
 }
 
 var scriptTags = []struct {
-	name               string
+	name              string
 	body, interpreter int
 }{
 	{"prein", 1023, 1085}, {"postin", 1024, 1086}, {"preun", 1025, 1087}, {"postun", 1026, 1088},
@@ -402,8 +402,9 @@ func (r *Rpm) readPayload(raw io.Reader, h *rpm.Header) error {
 		}
 		switch {
 		case f.Mode&fs.ModeSymlink != 0:
-			if string(data) != f.LinkTarget {
-				return fmt.Errorf("%s: payload links to %q, header says %q", p, data, f.LinkTarget)
+			// The cpio reader moves a symlink's target from the content to Linkname.
+			if ch.Linkname != f.LinkTarget {
+				return fmt.Errorf("%s: payload links to %q, header says %q", p, ch.Linkname, f.LinkTarget)
 			}
 		case f.Mode.IsRegular():
 			set := []int{i}
@@ -426,6 +427,11 @@ func (r *Rpm) readPayload(raw io.Reader, h *rpm.Header) error {
 		if !seen[f.Path] && !f.Ghost {
 			return fmt.Errorf("%s is in the header but not in the payload; the payload is truncated or the package is corrupt, rebuild it", f.Path)
 		}
+	}
+	// cpio stops at its trailer; reading on makes the decompressor check its own end
+	// (gzip's CRC, xz's index), which catches a file cut short there.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return fmt.Errorf("read past the cpio trailer: %w; the file is truncated or corrupt, rebuild it", err)
 	}
 	if payloadHash != nil {
 		// Hash the compressed bytes the decompressor did not need to read.

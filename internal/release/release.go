@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
 )
 
@@ -29,7 +30,6 @@ const GoReleaserVersion = "2.15.1"
 // Options configure a release.
 type Options struct {
 	Pipeline   pipeline.Config
-	PkgRelease string // packaging revision (MATHESAR_PKG_RELEASE), "1" by default
 	SigningKey string // MATHESAR_SIGNING_KEY: armored secret key file; "" leaves a snapshot unsigned
 	Log        io.Writer
 }
@@ -44,11 +44,9 @@ type Result struct {
 // Run makes a release in o.Pipeline.Root.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	root := o.Pipeline.Root
-	if o.PkgRelease == "" {
-		o.PkgRelease = "1"
-	}
-	if !regexp.MustCompile(`^[0-9][0-9a-z.~]*$`).MatchString(o.PkgRelease) {
-		return nil, fmt.Errorf("MATHESAR_PKG_RELEASE=%q: use a packaging revision such as 1 or 2", o.PkgRelease)
+	pkgRelease, err := PackagingRevision(filepath.Join(root, ".goreleaser.yaml"))
+	if err != nil {
+		return nil, err
 	}
 	git, err := readGit(ctx, root)
 	if err != nil {
@@ -79,10 +77,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	env := []string{
 		"MATHESAR_VERSION=" + built.Version,
-		"MATHESAR_PKG_RELEASE=" + o.PkgRelease,
+		"MATHESAR_PKG_RELEASE=" + pkgRelease,
 		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(o.Pipeline.SourceDateEpoch, 10),
 	}
-	if err := prepareInputs(ctx, root, built, o, env); err != nil {
+	if err := prepareInputs(ctx, root, built, o, pkgRelease, env); err != nil {
 		return nil, err
 	}
 	args := []string{"tool", "-modfile=tools/go.mod", "goreleaser", "release", "--clean", "--snapshot"}
@@ -91,15 +89,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else {
 		env = append(env, "MATHESAR_SIGNING_KEY="+o.SigningKey)
 	}
-	fmt.Fprintf(o.Log, "release: goreleaser %s for Mathesar %s-%s (snapshot=%t)\n", GoReleaserVersion, built.Version, o.PkgRelease, snapshot)
+	fmt.Fprintf(o.Log, "release: goreleaser %s for Mathesar %s-%s (snapshot=%t)\n", GoReleaserVersion, built.Version, pkgRelease, snapshot)
 	if err := runIn(ctx, root, env, o.Log, "go", args...); err != nil {
 		return nil, fmt.Errorf("goreleaser: %w", err)
+	}
+	if o.SigningKey != "" {
+		if err := signChecksums(root, o); err != nil {
+			return nil, err
+		}
 	}
 	artifacts, err := publish(root, built, o.SigningKey != "")
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Version: built.Version, Snapshot: snapshot, Artifacts: artifacts}, nil
+}
+
+var revisionRE = regexp.MustCompile(`(?m)^\s+release:\s*"?([0-9][0-9a-z.~]*)"?\s*$`)
+
+// PackagingRevision reads the nfpms release (the packaging revision) from the GoReleaser
+// configuration, which is its one home.
+func PackagingRevision(config string) (string, error) {
+	data, err := os.ReadFile(config)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", config, err)
+	}
+	m := revisionRE.FindAllSubmatch(data, -1)
+	if len(m) != 1 {
+		return "", fmt.Errorf("%s must set the packaging revision once, as `release: \"1\"` under nfpms; found %d", config, len(m))
+	}
+	return string(m[0][1]), nil
 }
 
 type gitState struct {
@@ -152,7 +171,7 @@ func checkGoReleaser(ctx context.Context, root string) error {
 }
 
 // prepareInputs writes what .goreleaser.yaml packs besides the launcher and the pyz.
-func prepareInputs(ctx context.Context, root string, built *pipeline.Built, o Options, env []string) error {
+func prepareInputs(ctx context.Context, root string, built *pipeline.Built, o Options, pkgRelease string, env []string) error {
 	dir := filepath.Join(root, "build", "release")
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -184,8 +203,7 @@ func prepareInputs(ctx context.Context, root string, built *pipeline.Built, o Op
 	docs := map[string][]byte{
 		"LICENSE":             license,
 		"copyright":           []byte(debianCopyright),
-		"changelog":           []byte(rpmChangelog(built.Version, o.PkgRelease, date)),
-		"changelog.Debian.gz": gzipBytes([]byte(debianChangelog(built.Version, o.PkgRelease, date))),
+		"changelog.yml": []byte(changelogYAML(built.Version, pkgRelease, date)),
 	}
 	for name, data := range docs {
 		if err := writeFile(filepath.Join(dir, "doc", name), data); err != nil {
@@ -236,7 +254,7 @@ Upstream-Name: Mathesar
 Source: https://github.com/mathesar-foundation/mathesar
 
 Files: *
-Copyright: Mathesar Foundation and contributors
+Copyright: 2021-2026 Mathesar Foundation and contributors
 License: GPL-3.0-or-later
 
 License: GPL-3.0-or-later
@@ -254,13 +272,31 @@ License: GPL-3.0-or-later
  version 3 can be found in "/usr/share/common-licenses/GPL-3".
 `
 
-func debianChangelog(version, rel string, date time.Time) string {
-	return fmt.Sprintf("mathesar (%s-%s) stable; urgency=medium\n\n  * Package Mathesar %s.\n\n -- %s  %s\n",
-		version, rel, version, maintainer, date.Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+// changelogYAML is the changelog in the chglog format nFPM reads; nFPM renders it as the
+// deb's changelog.Debian.gz and the rpm's %changelog.
+func changelogYAML(version, rel string, date time.Time) string {
+	return fmt.Sprintf(`- semver: %s-%s
+  date: %s
+  packager: %s
+  deb:
+    urgency: medium
+    distributions: [stable]
+  changes:
+    - note: Package Mathesar %s.
+`, version, rel, date.UTC().Format(time.RFC3339), maintainer, version)
 }
 
-func rpmChangelog(version, rel string, date time.Time) string {
-	return fmt.Sprintf("* %s %s - %s-%s\n- Package Mathesar %s.\n", date.Format("Mon Jan 02 2006"), maintainer, version, rel, version)
+// signChecksums signs the checksums file GoReleaser wrote last.
+func signChecksums(root string, o Options) error {
+	sums, err := filepath.Glob(filepath.Join(root, "build", "goreleaser", "*_checksums.txt"))
+	if err != nil || len(sums) != 1 {
+		return fmt.Errorf("find the checksums file in build/goreleaser: found %d", len(sums))
+	}
+	key, err := pgpsign.LoadKey(o.SigningKey, []byte(os.Getenv("MATHESAR_SIGNING_PASSPHRASE")))
+	if err != nil {
+		return err
+	}
+	return pgpsign.SignFile(key, sums[0], sums[0]+".asc", time.Unix(o.Pipeline.SourceDateEpoch, 0))
 }
 
 // publish copies the artifacts into a staging directory and swaps it in for dist/.

@@ -30,7 +30,13 @@ var Required = []Package{
 	{"python3-packaging", "cross-checks tag order and markers against Python's packaging"},
 	{"postgresql", "a real PostgreSQL server for the database tests"},
 	{"postgresql-client", "psql, used by the sample app"},
+	{"systemd", "systemd-analyze, systemd-sysusers and systemd-tmpfiles check the shipped unit, sysusers.d and tmpfiles.d files"},
 	{"unzip", "cross-checks the pyz with another zip reader"},
+	{"fakeroot", "builds test .debs with a non-root-owned directory (internal/pkgread)"},
+	{"rpm", "rpmbuild and rpm build and cross-check test .rpms (internal/pkgread)"},
+	{"lintian", "checks the .deb packages against Debian policy"},
+	{"rpmlint", "checks the .rpm packages"},
+	{"git", "GoReleaser and the release read the commit date and tags"},
 }
 
 // Names returns the package names of pkgs, sorted.

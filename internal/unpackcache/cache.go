@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"golang.org/x/sys/unix"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
 )
@@ -153,7 +152,7 @@ func (c *Cache) fill(ctx context.Context, b *bundle.Bundle, abi, tmp string, opt
 		return c.writeError(err)
 	}
 	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
+	if err := syncFilesystem(d); err != nil {
 		return c.writeError(fmt.Errorf("syncfs %s: %w", tmp, err))
 	}
 	return nil

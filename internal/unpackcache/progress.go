@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
 )
@@ -39,8 +39,7 @@ func isTerminal(w io.Writer) bool {
 	if !ok || f == nil {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progressLine) update(pr bundle.Progress, now time.Time) {
