@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -58,6 +59,27 @@ func Release(ctx context.Context) error {
 	for _, a := range res.Artifacts {
 		fmt.Println("  " + a)
 	}
+	return nil
+}
+
+// Verify groups the checks that are too slow for `test`.
+type Verify mg.Namespace
+
+// Reproducible makes the release twice and fails unless every artifact is byte-identical.
+func (Verify) Reproducible(ctx context.Context) error {
+	mg.CtxDeps(ctx, Deps)
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
+	first, second, err := release.VerifyReproducible(ctx, release.Options{Pipeline: cfg, SigningKey: os.Getenv("MATHESAR_SIGNING_KEY"), Log: io.Discard})
+	for i := range first {
+		fmt.Printf("%s  %s\n", first[i].SHA256, first[i].Name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("verify:reproducible: %d artifacts byte-identical across two releases\n", len(second))
 	return nil
 }
 

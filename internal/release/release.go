@@ -69,16 +69,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64"} {
-		goos, goarch, _ := strings.Cut(p, "/")
-		if _, err := os.Stat(pipeline.ZipappPath(root, goos, goarch)); err != nil {
-			return nil, fmt.Errorf("no pyz for %s (%v): a release needs all four platforms; unset MATHESAR_PLATFORMS", p, err)
-		}
+	if err := checkPlatforms(root, built.Outputs); err != nil {
+		return nil, err
 	}
 	env := []string{
 		"MATHESAR_VERSION=" + built.Version,
 		"MATHESAR_PKG_RELEASE=" + pkgRelease,
 		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(o.Pipeline.SourceDateEpoch, 10),
+		"MATHESAR_MTIME=" + time.Unix(o.Pipeline.SourceDateEpoch, 0).UTC().Format(time.RFC3339),
+		"MATHESAR_COMMIT=" + git.shortCommit,
 	}
 	if err := prepareInputs(ctx, root, built, o, pkgRelease, env); err != nil {
 		return nil, err
@@ -121,19 +120,38 @@ func PackagingRevision(config string) (string, error) {
 	return string(m[0][1]), nil
 }
 
+// checkPlatforms makes sure this run built a pyz for every platform GoReleaser packs; a
+// stale one left in build/ by an earlier run must not slip into the release.
+func checkPlatforms(root string, outputs []string) error {
+	var missing []string
+	for _, p := range pipeline.DefaultPlatforms {
+		goos, goarch, _ := strings.Cut(p, "/")
+		if !contains(outputs, pipeline.ZipappPath(root, goos, goarch)) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no pyz was built for %s: a release needs %s; unset MATHESAR_PLATFORMS", strings.Join(missing, ", "), strings.Join(pipeline.DefaultPlatforms, ", "))
+	}
+	return nil
+}
+
 type gitState struct {
-	tag        string
-	dirty      bool
-	commitTime int64
+	shortCommit string
+	tag         string
+	dirty       bool
+	commitTime  int64
 }
 
 func readGit(ctx context.Context, root string) (gitState, error) {
 	var g gitState
-	out, err := output(ctx, root, "git", "log", "-1", "--format=%ct")
+	out, err := output(ctx, root, "git", "log", "-1", "--format=%ct %h")
 	if err != nil {
 		return g, fmt.Errorf("read the commit date: %w; a release is made from a git checkout with at least one commit", err)
 	}
-	if g.commitTime, err = strconv.ParseInt(strings.TrimSpace(out), 10, 64); err != nil {
+	ct, short, _ := strings.Cut(strings.TrimSpace(out), " ")
+	g.shortCommit = short
+	if g.commitTime, err = strconv.ParseInt(ct, 10, 64); err != nil {
 		return g, fmt.Errorf("commit date %q: %w", out, err)
 	}
 	if out, err := output(ctx, root, "git", "tag", "--points-at", "HEAD"); err == nil {
@@ -159,7 +177,11 @@ func checkGoReleaser(ctx context.Context, root string) error {
 	if err != nil {
 		return fmt.Errorf("run goreleaser: %w; it is pinned in tools/go.mod: `go mod download -modfile=tools/go.mod` fetches it", err)
 	}
-	m := goreleaserVersionRE.FindStringSubmatch(out)
+	return checkGoReleaserVersion(out)
+}
+
+func checkGoReleaserVersion(versionOutput string) error {
+	m := goreleaserVersionRE.FindStringSubmatch(versionOutput)
 	if m == nil || m[1] != GoReleaserVersion {
 		got := "an unknown version"
 		if m != nil {
@@ -201,8 +223,8 @@ func prepareInputs(ctx context.Context, root string, built *pipeline.Built, o Op
 	}
 	date := time.Unix(o.Pipeline.SourceDateEpoch, 0).UTC()
 	docs := map[string][]byte{
-		"LICENSE":             license,
-		"copyright":           []byte(debianCopyright),
+		"LICENSE":       license,
+		"copyright":     []byte(debianCopyright),
 		"changelog.yml": []byte(changelogYAML(built.Version, pkgRelease, date)),
 	}
 	for name, data := range docs {

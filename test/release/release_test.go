@@ -431,7 +431,7 @@ func TestRpmlint(t *testing.T) {
 func TestGoReleaserCheck(t *testing.T) {
 	cmd := exec.Command("go", "tool", "-modfile=tools/go.mod", "goreleaser", "check")
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "MATHESAR_VERSION=0.0.0", "MATHESAR_PKG_RELEASE=1")
+	cmd.Env = append(os.Environ(), "MATHESAR_VERSION=0.0.0", "MATHESAR_PKG_RELEASE=1", "MATHESAR_MTIME=2026-01-01T00:00:00Z", "SOURCE_DATE_EPOCH=1767225600", "MATHESAR_COMMIT=0000000")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("goreleaser check: %v\n%s", err, out)
 	}
