@@ -157,3 +157,34 @@ func TestManAndCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestNotSetUpExitsConfig checks the status mathesar.service relies on: `run` on an
+// instance with no SECRET_KEY, or no database in a system install, exits 78 (EX_CONFIG),
+// which the unit lists in RestartPreventExitStatus= so it does not restart in a loop.
+func TestNotSetUpExitsConfig(t *testing.T) {
+	requireSuite(t)
+	acct := self(t)
+	home := sharedDir(t, acct)
+	cases := map[string]struct {
+		config string
+		env    []string
+		want   string
+	}{
+		"no SECRET_KEY":               {"# empty\n", nil, "SECRET_KEY is not set"},
+		"system install, no database": {"SECRET_KEY=abcdefabcdefabcdefabcdefabcdefabcdef\n", []string{"MATHESAR_MODE=system"}, "no internal database is configured"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Readable by all: as root, a system-mode run reads it as the mathesar user.
+			cfg := writeConfig(t, home, c.config)
+			if err := os.Chmod(cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l := launcher{as: acct, env: userEnv(home)}.with(append([]string{"MATHESAR_CONFIG=" + cfg, "MATHESAR_DATA_DIR=" + t.TempDir(), "MATHESAR_CACHE_DIR=" + t.TempDir()}, c.env...)...)
+			r := l.run(t, 30*time.Second, "run", "--addr", "127.0.0.1", "--port", strconv.Itoa(freePort(t)))
+			if r.code != 78 || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("run exited %d, want 78 with %q:\n%s", r.code, c.want, r)
+			}
+		})
+	}
+}
