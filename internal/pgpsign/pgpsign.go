@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 )
 
 // LoadKey reads an armored secret key file holding one signing key. A key protected by a
@@ -78,23 +79,7 @@ func SignFile(key *openpgp.Entity, path, out string, at time.Time) error {
 	if err := Sign(&buf, key, in, at); err != nil {
 		return fmt.Errorf("sign %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
+	return atomicfile.WriteFile(out, buf.Bytes(), 0o644)
 }
 
 // Verify checks an armored detached signature of data against the armored public keys.

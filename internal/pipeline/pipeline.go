@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pytags"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/zipapp"
@@ -243,24 +244,8 @@ func Publish(root string, outputs []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), ".mathesar.pyz.tmp-*")
-		if err != nil {
-			return nil, err
-		}
-		_, werr := tmp.Write(data)
-		cerr := tmp.Close()
-		if werr == nil && cerr == nil {
-			werr = os.Chmod(tmp.Name(), 0o644)
-		}
-		if werr == nil && cerr == nil {
-			werr = os.Rename(tmp.Name(), dst)
-		}
-		if werr != nil || cerr != nil {
-			os.Remove(tmp.Name())
-			return nil, fmt.Errorf("publish %s: %v", dst, errors.Join(werr, cerr))
+		if err := atomicfile.WriteFile(dst, data, 0o644); err != nil {
+			return nil, fmt.Errorf("publish the pyz: %w", err)
 		}
 		published = append(published, dst)
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
 )
@@ -419,26 +420,7 @@ func contains(list []string, s string) bool {
 }
 
 func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 func copyFile(src, dst string) error {
