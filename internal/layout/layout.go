@@ -32,6 +32,9 @@ type Layout struct {
 	ConfigFile string
 	DataDir    string // state: media, static files, the private PostgreSQL cluster
 	Pyz        string
+	// HomebrewPrefix is the Homebrew prefix (e.g. /opt/homebrew) of a launcher installed
+	// by the Homebrew formula, "" otherwise.
+	HomebrewPrefix string
 }
 
 // MediaDir holds uploaded files (Mathesar's MEDIA_ROOT).
@@ -48,7 +51,9 @@ type Env func(string) string
 
 // Detect works out the layout of the running launcher. MATHESAR_MODE (system|user) forces a
 // mode; otherwise a launcher at /usr/bin/mathesar is a system install and anything else a
-// user install. MATHESAR_CONFIG, MATHESAR_DATA_DIR and MATHESAR_PYZ override single paths.
+// user install. A user install inside a Homebrew keg keeps its config and data in the
+// prefix's etc/ and var/ (see HomebrewPrefixOf). MATHESAR_CONFIG, MATHESAR_DATA_DIR and
+// MATHESAR_PYZ override single paths.
 func Detect(getenv Env) (Layout, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -73,23 +78,29 @@ func For(exe string, getenv Env) (Layout, error) {
 	default:
 		return l, fmt.Errorf("MATHESAR_MODE=%q: use system or user", m)
 	}
+	if l.Mode == User {
+		l.HomebrewPrefix = HomebrewPrefixOf(exe, getenv)
+	}
 	var err error
-	if l.ConfigFile, err = configFile(l.Mode, getenv); err != nil {
+	if l.ConfigFile, err = configFile(l.Mode, l.HomebrewPrefix, getenv); err != nil {
 		return l, err
 	}
-	if l.DataDir, err = dataDir(l.Mode, getenv); err != nil {
+	if l.DataDir, err = dataDir(l.Mode, l.HomebrewPrefix, getenv); err != nil {
 		return l, err
 	}
 	l.Pyz = FindPyz(exe, getenv)
 	return l, nil
 }
 
-func configFile(m Mode, getenv Env) (string, error) {
+func configFile(m Mode, brew string, getenv Env) (string, error) {
 	if p := getenv("MATHESAR_CONFIG"); p != "" {
 		return p, nil
 	}
 	if m == System {
 		return "/etc/mathesar/mathesar.env", nil
+	}
+	if brew != "" {
+		return HomebrewConfigFile(brew), nil
 	}
 	dir, err := xdg(getenv, "XDG_CONFIG_HOME", ".config")
 	if err != nil {
@@ -98,7 +109,7 @@ func configFile(m Mode, getenv Env) (string, error) {
 	return filepath.Join(dir, "mathesar", "mathesar.env"), nil
 }
 
-func dataDir(m Mode, getenv Env) (string, error) {
+func dataDir(m Mode, brew string, getenv Env) (string, error) {
 	if p := getenv("MATHESAR_DATA_DIR"); p != "" {
 		return p, nil
 	}
@@ -110,11 +121,59 @@ func dataDir(m Mode, getenv Env) (string, error) {
 		}
 		return "/var/lib/mathesar", nil
 	}
+	if brew != "" {
+		return HomebrewDataDir(brew), nil
+	}
 	dir, err := xdg(getenv, "XDG_DATA_HOME", filepath.Join(".local", "share"))
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(dir, "mathesar"), nil
+}
+
+// HomebrewConfigFile is the config file of a Homebrew install: the formula's etc (what
+// Homebrew's `etc/"mathesar"` names), which brew keeps across upgrades and uninstalls.
+func HomebrewConfigFile(prefix string) string {
+	return filepath.Join(prefix, "etc", "mathesar", "mathesar.env")
+}
+
+// HomebrewDataDir is the data directory of a Homebrew install: `var/"mathesar"`, where
+// the formula's service runs and which brew also keeps across upgrades.
+func HomebrewDataDir(prefix string) string {
+	return filepath.Join(prefix, "var", "mathesar")
+}
+
+// HomebrewPrefixOf returns the Homebrew prefix of a launcher installed by the formula, or ""
+// when exe is not in a mathesar keg. Homebrew puts a keg at <prefix>/Cellar/mathesar/<version>
+// and the formula keeps the launcher in the keg's libexec/bin, so the layout follows from
+// the path alone, with no variable to set in the service or the user's shell; the same
+// layout is what `mathesar config show`, `doctor`, `run` and `brew services` then agree on.
+// HOMEBREW_PREFIX, when set and exe is under its Cellar/mathesar or opt/mathesar, wins:
+// that covers a path whose symlinks were not resolved (<prefix>/opt/mathesar/...) and a
+// prefix whose Cellar is not named by the path alone. A HOMEBREW_PREFIX that exe is not
+// under (say, a second Homebrew on the same Mac) is ignored.
+func HomebrewPrefixOf(exe string, getenv Env) string {
+	exe = filepath.Clean(exe)
+	if p := getenv("HOMEBREW_PREFIX"); filepath.IsAbs(p) {
+		p = filepath.Clean(p)
+		for _, keg := range []string{"Cellar", "opt"} {
+			if strings.HasPrefix(exe, filepath.Join(p, keg, "mathesar")+string(filepath.Separator)) {
+				return p
+			}
+		}
+	}
+	// The last Cellar/mathesar/<version>/ in the path, so a prefix that itself contains
+	// such a name still resolves to the keg the launcher is in.
+	const marker = "/Cellar/mathesar/"
+	i := strings.LastIndex(filepath.ToSlash(exe), marker)
+	if i <= 0 {
+		return ""
+	}
+	version, rest, ok := strings.Cut(exe[i+len(marker):], "/")
+	if !ok || version == "" || rest == "" {
+		return ""
+	}
+	return exe[:i]
 }
 
 // xdg returns an XDG base directory; a relative value is ignored, as the spec says.
@@ -130,8 +189,9 @@ func xdg(getenv Env, key, fallback string) (string, error) {
 }
 
 // PyzCandidates lists where a launcher at exe looks for its bundle, in order: the deb/rpm
-// and tarball layout (bin/../lib/mathesar), Homebrew's libexec, and the launcher's own
-// directory.
+// and tarball layout (bin/../lib/mathesar, which is also the Homebrew formula's
+// libexec/bin/../lib/mathesar, as it installs the tarball's tree into libexec), other
+// libexec layouts, and the launcher's own directory.
 func PyzCandidates(exe string) []string {
 	bin := filepath.Dir(exe)
 	prefix := filepath.Dir(bin)
