@@ -20,9 +20,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/aptrepo"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/homebrew"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/yumrepo"
 )
 
 // GoReleaserVersion is the GoReleaser the release is made with, pinned in tools/go.mod.
@@ -98,7 +103,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	artifacts, err := publish(root, built, o.SigningKey != "")
+	artifacts, err := publish(root, built, o.SigningKey != "", func(stage string) error {
+		return addRepositories(ctx, root, stage, o)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +316,45 @@ func changelogYAML(version, rel string, date time.Time) string {
 `, version, rel, date.UTC().Format(time.RFC3339), maintainer, version)
 }
 
+// DefaultRepoURL is where the APT and YUM repositories are published; MATHESAR_REPO_URL
+// overrides it. The YUM .repo file names it (the APT sources line is the admin's to write).
+const DefaultRepoURL = "https://packages.mathesar.org"
+
+// addRepositories renders what is published from the packages into the staged dist/: the
+// signed APT and YUM repositories and the Homebrew tap's formula.
+func addRepositories(ctx context.Context, root, stage string, o Options) error {
+	built := filepath.Join(root, "build", "goreleaser")
+	debs, _ := filepath.Glob(filepath.Join(built, "*.deb"))
+	rpms, _ := filepath.Glob(filepath.Join(built, "*.rpm"))
+	at := time.Unix(o.Pipeline.SourceDateEpoch, 0).UTC()
+	var key *openpgp.Entity
+	if o.SigningKey != "" {
+		var err error
+		if key, err = pgpsign.LoadKey(o.SigningKey, []byte(os.Getenv("MATHESAR_SIGNING_PASSPHRASE"))); err != nil {
+			return err
+		}
+	}
+	repoURL := strings.TrimRight(cmpOr(os.Getenv("MATHESAR_REPO_URL"), DefaultRepoURL), "/")
+	if err := aptrepo.Build(ctx, aptrepo.Options{Dir: filepath.Join(stage, "apt"), Debs: debs, Key: key, Time: at}); err != nil {
+		return fmt.Errorf("build the APT repository: %w", err)
+	}
+	if err := yumrepo.Build(ctx, yumrepo.Options{Dir: filepath.Join(stage, "yum"), Rpms: rpms, Key: key, Time: at, BaseURL: repoURL + "/yum"}); err != nil {
+		return fmt.Errorf("build the YUM repository: %w", err)
+	}
+	formula, err := homebrew.Render(homebrew.Options{Dist: built, BaseURL: homebrew.BaseURLFromEnv(os.Getenv)})
+	if err != nil {
+		return fmt.Errorf("render the Homebrew formula: %w", err)
+	}
+	return writeFile(filepath.Join(stage, homebrew.FormulaPath), formula)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // signChecksums signs the checksums file GoReleaser wrote last.
 func signChecksums(root string, o Options) error {
 	sums, err := filepath.Glob(filepath.Join(root, "build", "goreleaser", "*_checksums.txt"))
@@ -323,7 +369,7 @@ func signChecksums(root string, o Options) error {
 }
 
 // publish copies the artifacts into a staging directory and swaps it in for dist/.
-func publish(root string, built *pipeline.Built, signed bool) ([]string, error) {
+func publish(root string, built *pipeline.Built, signed bool, extra func(stage string) error) ([]string, error) {
 	src := filepath.Join(root, "build", "goreleaser")
 	entries, err := os.ReadDir(src)
 	if err != nil {
@@ -357,6 +403,9 @@ func publish(root string, built *pipeline.Built, signed bool) ([]string, error) 
 		if err := copyFile(pyz, filepath.Join(stage, rel)); err != nil {
 			return nil, err
 		}
+	}
+	if err := extra(stage); err != nil {
+		return nil, err
 	}
 	dist := filepath.Join(root, "dist")
 	old := filepath.Join(root, ".dist-old")

@@ -37,6 +37,7 @@ var Required = []Package{
 	{"lintian", "checks the .deb packages against Debian policy"},
 	{"rpmlint", "checks the .rpm packages"},
 	{"git", "GoReleaser and the release read the commit date and tags"},
+	{"createrepo-c", "createrepo_c cross-checks the yum repository's metadata (internal/yumrepo)"},
 	{"ruby", "ruby -c and the formula harness check the rendered Homebrew formula (internal/homebrew)"},
 }
 

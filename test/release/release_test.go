@@ -99,12 +99,18 @@ func TestDistListing(t *testing.T) {
 		"mathesar_" + version + "_linux_amd64.tar.gz", "mathesar_" + version + "_linux_arm64.tar.gz",
 		"zipapp/darwin_amd64/mathesar.pyz", "zipapp/darwin_arm64/mathesar.pyz",
 		"zipapp/linux_amd64/mathesar.pyz", "zipapp/linux_arm64/mathesar.pyz",
+		"homebrew/Formula/mathesar.rb",
+		"apt/dists/stable/InRelease", "apt/dists/stable/Release.gpg", "apt/mathesar-archive-keyring.gpg",
+		"apt/dists/stable/main/binary-amd64/Packages.gz", "apt/dists/stable/main/binary-arm64/Packages.gz",
+		"apt/pool/main/m/mathesar/mathesar_" + version + "_amd64.deb",
+		"yum/repodata/repomd.xml", "yum/repodata/repomd.xml.asc", "yum/RPM-GPG-KEY-mathesar", "yum/mathesar.repo",
+		"yum/Packages/mathesar-" + version + ".x86_64.rpm",
 	}
 	for _, w := range want {
 		if !contains(names, w) {
 			t.Errorf("dist/ lacks %s; has %v", w, names)
 		}
-		if !strings.HasPrefix(w, "zipapp/") && !contains(names, w+".asc") {
+		if strings.Count(w, "/") == 0 && !contains(names, w+".asc") {
 			t.Errorf("dist/ lacks the signature %s.asc", w)
 		}
 	}
