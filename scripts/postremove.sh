@@ -1,7 +1,8 @@
 #!/bin/sh
 # deb postrm and rpm %postun of mathesar. The launcher is already gone when this runs, so
 # the few steps are here. Purge removes the configuration, the state and the system user;
-# the internal database is never dropped by a script, because it is the admin's data.
+# the internal database and the dumps in /var/backups/mathesar are never deleted by a
+# script, because they are the admin's data (docs/packaging.md).
 set -e
 case "$1" in
 purge)
@@ -12,8 +13,12 @@ purge)
 	if getent passwd mathesar >/dev/null 2>&1; then
 		userdel mathesar || true
 	fi
-	echo "mathesar: the internal database mathesar_django was kept. To drop it:"
-	echo "  sudo -u postgres dropdb mathesar_django && sudo -u postgres dropuser mathesar"
+	echo "mathesar: the internal database mathesar_django was kept. To drop it from the local PostgreSQL:"
+	echo "  sudo -u postgres dropdb --if-exists mathesar_django && sudo -u postgres dropuser --if-exists mathesar"
+	if [ -d /var/backups/mathesar ]; then
+		echo "mathesar: the database dumps in /var/backups/mathesar were kept. To delete them:"
+		echo "  sudo rm -r /var/backups/mathesar"
+	fi
 	;;
 remove | 0)
 	if [ -d /run/systemd/system ]; then

@@ -108,6 +108,7 @@ Then:       mathesar doctor        (checks everything and says how to fix what i
 	root.AddCommand(
 		a.runCommand(),
 		a.setupCommand(),
+		a.backupCommand(),
 		a.migrateCommand(),
 		a.manageCommand(),
 		a.pythonCommand(),

@@ -26,11 +26,21 @@ func (a *app) packageHookCommand() *cobra.Command {
 			switch args[0] {
 			case "create-user":
 				return createServiceUser()
+			case "enable-service":
+				if len(args) != 2 {
+					return errors.New("enable-service needs the unit name")
+				}
+				return enableService(args[1])
 			case "start-if-ready":
 				if len(args) != 2 {
 					return errors.New("start-if-ready needs the package format (deb or rpm)")
 				}
 				return a.startIfReady(pkghook.Format(args[1]))
+			case "upgrade-failed":
+				if len(args) != 3 {
+					return errors.New("upgrade-failed needs the package format (deb or rpm) and the backup label")
+				}
+				return a.upgradeFailed(pkghook.Format(args[1]), args[2])
 			}
 			e, err := pkghook.ParseEvent(args[0], args[1:])
 			if err != nil {
@@ -68,11 +78,26 @@ func (a *app) startIfReady(f pkghook.Format) error {
 	_, configured, err := pgsetup.ConnInfoFromEnv(settingGetter(res))
 	key, _ := res.Get("SECRET_KEY")
 	if err != nil || !configured || key.Value == "" {
-		fmt.Fprintln(a.stdout, "mathesar.service is enabled but not started: finish the set-up with `sudo mathesar setup`, then `sudo systemctl start mathesar`")
+		fmt.Fprintln(a.stdout, "mathesar.service is enabled but not started: finish the set-up with `sudo mathesar setup`, which then starts it")
 		return nil
 	}
 	argv := pkghook.StartCommand(f)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = a.stdout, a.stderr
 	return cmd.Run()
+}
+
+// enableService enables a unit on a first install and on upgrades of a unit the admin left
+// enabled, as dh_installsystemd's postinst does; otherwise it only records the state.
+func enableService(unit string) error {
+	action := "update-state"
+	if exec.Command("deb-systemd-helper", "--quiet", "was-enabled", unit).Run() == nil {
+		action = "enable"
+	}
+	cmd := exec.Command("deb-systemd-helper", action, unit)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("deb-systemd-helper %s %s: %w", action, unit, err)
+	}
+	return nil
 }

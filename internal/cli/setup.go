@@ -28,6 +28,7 @@ type setupOptions struct {
 	skipMigrations   bool
 	allowNoPostgres  bool
 	quiet            bool
+	noStart          bool
 }
 
 func (a *app) setupCommand() *cobra.Command {
@@ -46,7 +47,10 @@ func (a *app) setupCommand() *cobra.Command {
   2. write the config file, generating SECRET_KEY if there is none (an existing key is
      never replaced);
   3. run the migrations and collect static files into the data directory;
-  4. print the URL to open.
+  4. in a system install, when root runs it, systemd is running and mathesar.service is
+     enabled: restart the service, so it runs with what setup just did (--no-start leaves
+     it alone; the package scripts use that and start the service themselves);
+  5. print the URL to open.
 
 Setup never prompts. Use --connection-string - to read the string from standard input,
 so the password stays out of the process list.`,
@@ -77,6 +81,7 @@ so the password stays out of the process list.`,
 	f.BoolVar(&o.allowNoPostgres, "allow-missing-postgres", false, "when the local PostgreSQL is absent or stopped, say how to finish and exit 0 (for package scripts)")
 	f.BoolVarP(&noPrompt, "no-prompt", "n", false, "accepted for compatibility; setup never prompts")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the final summary")
+	f.BoolVar(&o.noStart, "no-start", false, "do not (re)start mathesar.service at the end")
 	return cmd
 }
 
@@ -134,8 +139,9 @@ func (a *app) setup(ctx context.Context, o setupOptions) error {
 			return fmt.Errorf("migrations failed: %w; fix the error above and run `%s` again", err, a.setupHint())
 		}
 	}
-	a.printReady(ci, res)
-	return nil
+	started, err := a.startAfterSetup(ctx, o.noStart)
+	a.printReady(ci, res, started)
+	return err
 }
 
 // setupDatabase decides which database Mathesar uses and proves it can be reached.
@@ -342,20 +348,16 @@ func (a *app) runSelf(ctx context.Context, args ...string) error {
 	return cmd.Run()
 }
 
-func (a *app) printReady(ci *pgsetup.ConnInfo, res *config.Resolved) {
+func (a *app) printReady(ci *pgsetup.ConnInfo, res *config.Resolved, start string) {
 	url := "http://localhost:8000/"
 	if addr, port, err := listenAddress(res); err == nil {
 		url = browseURL(addr, port)
-	}
-	start := "mathesar run"
-	if a.layout.Mode == layout.System {
-		start = "sudo systemctl enable --now mathesar   (package installs start it for you)"
 	}
 	fmt.Fprintf(a.stdout, `
 ==> Mathesar is set up.
     Internal database: %s
     Config file:       %s
-    Start it:          %s
+    %s
     Then open %s in your browser. The first visit asks you to create
     the admin user. To reach Mathesar by another name, add it to ALLOWED_HOSTS:
     %smathesar config set ALLOWED_HOSTS mathesar.example.org

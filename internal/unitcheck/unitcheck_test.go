@@ -315,7 +315,7 @@ func TestSysusersTmpfiles(t *testing.T) {
 		{filepath.Dir(config.SystemFile), 0o750, 0, gid},
 		{stateDir, mode("Service/StateDirectoryMode"), uid, gid},
 		{cacheDir, mode("Service/CacheDirectoryMode"), uid, gid},
-		{"/var/backups/mathesar", 0o750, 0, 0},
+		{"/var/backups/mathesar", 0o750, 0, gid},
 	}
 	for _, d := range dirs {
 		fi, err := os.Stat(filepath.Join(root, d.path))
