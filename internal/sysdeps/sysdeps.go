@@ -39,6 +39,8 @@ var Required = []Package{
 	{"git", "GoReleaser and the release read the commit date and tags"},
 	{"createrepo-c", "createrepo_c cross-checks the yum repository's metadata (internal/yumrepo)"},
 	{"ruby", "ruby -c and the formula harness check the rendered Homebrew formula (internal/homebrew)"},
+	{"debootstrap", "makes the Debian 12 root file system the end-to-end tests boot (internal/nspawn, test/e2e)"},
+	{"systemd-container", "systemd-nspawn boots that root to install the packages in a real system (test/e2e)"},
 }
 
 // Names returns the package names of pkgs, sorted.
