@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/magefile/mage/mg"
@@ -59,6 +60,24 @@ func Release(ctx context.Context) error {
 	for _, a := range res.Artifacts {
 		fmt.Println("  " + a)
 	}
+	return nil
+}
+
+// Repos rebuilds the signed APT and YUM repositories in dist/ from the packages in dist/.
+func Repos(ctx context.Context) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	at, err := release.CommitTime(ctx, root)
+	if err != nil {
+		return err
+	}
+	dist := filepath.Join(root, "dist")
+	if err := release.Repositories(ctx, dist, dist, os.Getenv("MATHESAR_SIGNING_KEY"), at); err != nil {
+		return err
+	}
+	fmt.Println("repos: dist/apt and dist/yum rebuilt")
 	return nil
 }
 

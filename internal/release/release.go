@@ -324,28 +324,51 @@ const DefaultRepoURL = "https://packages.mathesar.org"
 // signed APT and YUM repositories and the Homebrew tap's formula.
 func addRepositories(ctx context.Context, root, stage string, o Options) error {
 	built := filepath.Join(root, "build", "goreleaser")
-	debs, _ := filepath.Glob(filepath.Join(built, "*.deb"))
-	rpms, _ := filepath.Glob(filepath.Join(built, "*.rpm"))
 	at := time.Unix(o.Pipeline.SourceDateEpoch, 0).UTC()
-	var key *openpgp.Entity
-	if o.SigningKey != "" {
-		var err error
-		if key, err = pgpsign.LoadKey(o.SigningKey, []byte(os.Getenv("MATHESAR_SIGNING_PASSPHRASE"))); err != nil {
-			return err
-		}
-	}
-	repoURL := strings.TrimRight(cmpOr(os.Getenv("MATHESAR_REPO_URL"), DefaultRepoURL), "/")
-	if err := aptrepo.Build(ctx, aptrepo.Options{Dir: filepath.Join(stage, "apt"), Debs: debs, Key: key, Time: at}); err != nil {
-		return fmt.Errorf("build the APT repository: %w", err)
-	}
-	if err := yumrepo.Build(ctx, yumrepo.Options{Dir: filepath.Join(stage, "yum"), Rpms: rpms, Key: key, Time: at, BaseURL: repoURL + "/yum"}); err != nil {
-		return fmt.Errorf("build the YUM repository: %w", err)
+	if err := Repositories(ctx, built, stage, o.SigningKey, at); err != nil {
+		return err
 	}
 	formula, err := homebrew.Render(homebrew.Options{Dist: built, BaseURL: homebrew.BaseURLFromEnv(os.Getenv)})
 	if err != nil {
 		return fmt.Errorf("render the Homebrew formula: %w", err)
 	}
 	return writeFile(filepath.Join(stage, homebrew.FormulaPath), formula)
+}
+
+// Repositories builds the APT repository (out/apt) and the YUM repository (out/yum) from the
+// .deb and .rpm files in pkgDir, signed with the key in signingKey ("" for unsigned ones,
+// which only a snapshot may publish), with every timestamp set to at.
+func Repositories(ctx context.Context, pkgDir, out, signingKey string, at time.Time) error {
+	debs, _ := filepath.Glob(filepath.Join(pkgDir, "*.deb"))
+	rpms, _ := filepath.Glob(filepath.Join(pkgDir, "*.rpm"))
+	if len(debs) == 0 || len(rpms) == 0 {
+		return fmt.Errorf("no .deb or no .rpm in %s: run `go tool mage release` first", pkgDir)
+	}
+	var key *openpgp.Entity
+	if signingKey != "" {
+		var err error
+		if key, err = pgpsign.LoadKey(signingKey, []byte(os.Getenv("MATHESAR_SIGNING_PASSPHRASE"))); err != nil {
+			return err
+		}
+	}
+	repoURL := strings.TrimRight(cmpOr(os.Getenv("MATHESAR_REPO_URL"), DefaultRepoURL), "/")
+	if err := aptrepo.Build(ctx, aptrepo.Options{Dir: filepath.Join(out, "apt"), Debs: debs, Key: key, Time: at}); err != nil {
+		return fmt.Errorf("build the APT repository: %w", err)
+	}
+	if err := yumrepo.Build(ctx, yumrepo.Options{Dir: filepath.Join(out, "yum"), Rpms: rpms, Key: key, Time: at, BaseURL: repoURL + "/yum"}); err != nil {
+		return fmt.Errorf("build the YUM repository: %w", err)
+	}
+	return nil
+}
+
+// CommitTime is the time of HEAD's commit, the default timestamp of everything a release
+// writes.
+func CommitTime(ctx context.Context, root string) (time.Time, error) {
+	g, err := readGit(ctx, root)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(g.commitTime, 0).UTC(), nil
 }
 
 func cmpOr(a, b string) string {
