@@ -5,9 +5,7 @@ package aptrepo
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -16,7 +14,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,10 +24,10 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pkgread"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/repotree"
 )
 
 // Architectures are the Debian architectures the repository indexes. Both are always
@@ -124,10 +121,10 @@ func Build(ctx context.Context, o Options) error {
 	if err := write(ctx, tmp, o, debs); err != nil {
 		return err
 	}
-	if err := stamp(tmp, o.Time); err != nil {
+	if err := repotree.Stamp(tmp, o.Time); err != nil {
 		return err
 	}
-	return replaceDir(tmp, o.Dir)
+	return repotree.ReplaceDir(tmp, o.Dir)
 }
 
 func orDefault(s, def string) string {
@@ -273,7 +270,7 @@ func write(ctx context.Context, root string, o Options, debs []deb) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := copyFile(e.src, filepath.Join(root, filepath.FromSlash(e.filename))); err != nil {
+		if err := repotree.CopyFile(e.src, filepath.Join(root, filepath.FromSlash(e.filename))); err != nil {
 			return err
 		}
 	}
@@ -289,13 +286,13 @@ func write(ctx context.Context, root string, o Options, debs []deb) error {
 				packages.Write(stanza(e))
 			}
 		}
-		gz, err := gzipBytes(packages.Bytes())
+		gz, err := repotree.GzipBytes(packages.Bytes())
 		if err != nil {
 			return err
 		}
 		rel := path.Join(o.Component, "binary-"+arch)
 		for name, data := range map[string][]byte{"Packages": packages.Bytes(), "Packages.gz": gz} {
-			if err := writeFile(filepath.Join(dist, filepath.FromSlash(rel), name), data); err != nil {
+			if err := repotree.WriteFile(filepath.Join(dist, filepath.FromSlash(rel), name), data); err != nil {
 				return err
 			}
 		}
@@ -306,7 +303,7 @@ func write(ctx context.Context, root string, o Options, debs []deb) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dist, "Release"), release); err != nil {
+	if err := repotree.WriteFile(filepath.Join(dist, "Release"), release); err != nil {
 		return err
 	}
 	if o.Key == nil {
@@ -346,14 +343,6 @@ func releaseFile(o Options, dist string, indexes []string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// signConfig matches pgpsign's: SHA-256, a fixed time and no random salt notation, so
-// signatures by deterministic keys (Ed25519, RSA) are reproducible. pgpsign does not export
-// its config, and clearsign needs one.
-func signConfig(at time.Time) *packet.Config {
-	salted := false
-	return &packet.Config{DefaultHash: crypto.SHA256, Time: func() time.Time { return at }, NonDeterministicSignaturesViaNotation: &salted}
-}
-
 // sign writes InRelease (apt's first choice), Release.gpg (for clients that fetch Release
 // and its detached signature) and the public keyring files.
 func sign(root, dist string, release []byte, o Options) error {
@@ -362,7 +351,7 @@ func sign(root, dist string, release []byte, o Options) error {
 		return fmt.Errorf("aptrepo: key %X has no secret signing key valid at %s; use the release signing key (MATHESAR_SIGNING_KEY)", o.Key.PrimaryKey.Fingerprint, o.Time.UTC().Format(time.RFC3339))
 	}
 	var inRelease bytes.Buffer
-	w, err := clearsign.Encode(&inRelease, k.PrivateKey, signConfig(o.Time))
+	w, err := clearsign.Encode(&inRelease, k.PrivateKey, pgpsign.Config(o.Time))
 	if err != nil {
 		return fmt.Errorf("aptrepo: clearsign Release: %w", err)
 	}
@@ -401,112 +390,8 @@ func sign(root, dist string, release []byte, o Options) error {
 		{filepath.Join(root, ArmoredKeyFile), armored.Bytes()},
 	}
 	for _, f := range files {
-		if err := writeFile(f.path, f.data); err != nil {
+		if err := repotree.WriteFile(f.path, f.data); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// gzipBytes compresses with no file name and a zero mtime, so the bytes depend on data only.
-func gzipBytes(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(data); err != nil {
-		return nil, fmt.Errorf("aptrepo: gzip: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("aptrepo: gzip: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// writeFile writes inside the temporary tree; the tree as a whole is renamed into place.
-func writeFile(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("aptrepo: %w", err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		return fmt.Errorf("aptrepo: %w", err)
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return fmt.Errorf("aptrepo: %w", err)
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return fmt.Errorf("aptrepo: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("aptrepo: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("aptrepo: copy %s: %w", from, err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("aptrepo: copy %s: %w", from, err)
-	}
-	return nil
-}
-
-// stamp gives every file and directory fixed modes and the repository time, so an archive
-// or mirror of the tree is as reproducible as its contents (MkdirTemp makes the root 0700,
-// the umask may narrow the rest).
-func stamp(root string, at time.Time) error {
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			dirs = append(dirs, p)
-			return os.Chmod(p, 0o755)
-		}
-		if err := os.Chmod(p, 0o644); err != nil {
-			return err
-		}
-		return os.Chtimes(p, at, at)
-	})
-	if err != nil {
-		return fmt.Errorf("aptrepo: set modes and times: %w", err)
-	}
-	// Directories last and deepest first: writing a child changes its parent's mtime.
-	for _, d := range slices.Backward(dirs) {
-		if err := os.Chtimes(d, at, at); err != nil {
-			return fmt.Errorf("aptrepo: set times: %w", err)
-		}
-	}
-	return nil
-}
-
-// replaceDir moves the finished tree to dir. An existing dir is first moved aside and
-// removed after, so a failure leaves either the old or the new repository at dir.
-func replaceDir(tmp, dir string) error {
-	old := ""
-	if _, err := os.Lstat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("aptrepo: move old repository %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("aptrepo: move repository into %s: %w", dir, err)
-	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("aptrepo: remove old repository %s: %w", old, err)
 		}
 	}
 	return nil

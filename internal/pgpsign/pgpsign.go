@@ -55,17 +55,17 @@ func LoadKey(path string, passphrase []byte) (*openpgp.Entity, error) {
 	return e, nil
 }
 
-// config signs with SHA-256 at a fixed time and without go-crypto's random salt notation,
+// Config signs with SHA-256 at a fixed time and without go-crypto's random salt notation,
 // so the same key, data and time give the same signature bytes for deterministic keys
 // (Ed25519, RSA PKCS#1 v1.5): rebuilding a release reproduces its signatures.
-func config(at time.Time) *packet.Config {
+func Config(at time.Time) *packet.Config {
 	salted := false
 	return &packet.Config{DefaultHash: crypto.SHA256, Time: func() time.Time { return at }, NonDeterministicSignaturesViaNotation: &salted}
 }
 
 // Sign writes an armored detached signature of data, made at time at.
 func Sign(w io.Writer, key *openpgp.Entity, data io.Reader, at time.Time) error {
-	return openpgp.ArmoredDetachSign(w, key, data, config(at))
+	return openpgp.ArmoredDetachSign(w, key, data, Config(at))
 }
 
 // SignFile writes path's signature to out, through a temporary file renamed into place.

@@ -5,15 +5,12 @@ package yumrepo
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +25,7 @@ import (
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pkgread"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/repotree"
 )
 
 // Names of the files at the repository root, and where the packages go.
@@ -98,10 +96,10 @@ func Build(ctx context.Context, o Options) error {
 	if err := write(ctx, tmp, o, pkgs); err != nil {
 		return err
 	}
-	if err := stamp(tmp, o.Time); err != nil {
+	if err := repotree.Stamp(tmp, o.Time); err != nil {
 		return err
 	}
-	return replaceDir(tmp, o.Dir)
+	return repotree.ReplaceDir(tmp, o.Dir)
 }
 
 // readRpms reads and checks every package and refuses what dnf could not tell apart.
@@ -160,7 +158,7 @@ func write(ctx context.Context, root string, o Options, pkgs []*pkg) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := copyFile(e.src, filepath.Join(root, filepath.FromSlash(e.href))); err != nil {
+		if err := repotree.CopyFile(e.src, filepath.Join(root, filepath.FromSlash(e.href))); err != nil {
 			return err
 		}
 	}
@@ -178,13 +176,13 @@ func write(ctx context.Context, root string, o Options, pkgs []*pkg) error {
 		if err != nil {
 			return fmt.Errorf("yumrepo: %s.xml: %w", d.kind, err)
 		}
-		gz, err := gzipBytes(plain)
+		gz, err := repotree.GzipBytes(plain)
 		if err != nil {
 			return err
 		}
 		// createrepo's unique file names: a client never mixes an old file with a new repomd.xml.
 		href := "repodata/" + sha256Hex(gz) + "-" + d.kind + ".xml.gz"
-		if err := writeFile(filepath.Join(root, filepath.FromSlash(href)), gz); err != nil {
+		if err := repotree.WriteFile(filepath.Join(root, filepath.FromSlash(href)), gz); err != nil {
 			return err
 		}
 		md.Data = append(md.Data, repomdData{
@@ -201,10 +199,10 @@ func write(ctx context.Context, root string, o Options, pkgs []*pkg) error {
 	if err != nil {
 		return fmt.Errorf("yumrepo: repomd.xml: %w", err)
 	}
-	if err := writeFile(filepath.Join(root, "repodata", "repomd.xml"), repomdXML); err != nil {
+	if err := repotree.WriteFile(filepath.Join(root, "repodata", "repomd.xml"), repomdXML); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(root, RepoFile), repoFile(o)); err != nil {
+	if err := repotree.WriteFile(filepath.Join(root, RepoFile), repoFile(o)); err != nil {
 		return err
 	}
 	if o.Key == nil {
@@ -215,7 +213,7 @@ func write(ctx context.Context, root string, o Options, pkgs []*pkg) error {
 	if err := pgpsign.Sign(&sig, o.Key, bytes.NewReader(repomdXML), o.Time); err != nil {
 		return fmt.Errorf("yumrepo: sign repomd.xml: %w", err)
 	}
-	if err := writeFile(filepath.Join(root, "repodata", "repomd.xml.asc"), sig.Bytes()); err != nil {
+	if err := repotree.WriteFile(filepath.Join(root, "repodata", "repomd.xml.asc"), sig.Bytes()); err != nil {
 		return err
 	}
 	var pub bytes.Buffer
@@ -230,7 +228,7 @@ func write(ctx context.Context, root string, o Options, pkgs []*pkg) error {
 		return fmt.Errorf("yumrepo: armor public key: %w", err)
 	}
 	pub.WriteString("\n")
-	return writeFile(filepath.Join(root, KeyFile), pub.Bytes())
+	return repotree.WriteFile(filepath.Join(root, KeyFile), pub.Bytes())
 }
 
 // repoFile is the dnf configuration users drop into /etc/yum.repos.d.
@@ -270,107 +268,4 @@ func marshal(v any) ([]byte, error) {
 func sha256Hex(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
-}
-
-// gzipBytes compresses with no file name and a zero mtime, so the bytes depend on data only.
-func gzipBytes(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(data); err != nil {
-		return nil, fmt.Errorf("yumrepo: gzip: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("yumrepo: gzip: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// writeFile writes inside the temporary tree; the tree as a whole is renamed into place.
-func writeFile(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("yumrepo: %w", err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		return fmt.Errorf("yumrepo: %w", err)
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return fmt.Errorf("yumrepo: %w", err)
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return fmt.Errorf("yumrepo: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("yumrepo: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("yumrepo: copy %s: %w", from, err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("yumrepo: copy %s: %w", from, err)
-	}
-	return nil
-}
-
-// stamp gives every file and directory fixed modes and the repository time, so an archive
-// or mirror of the tree is as reproducible as its contents.
-func stamp(root string, at time.Time) error {
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			dirs = append(dirs, p)
-			return os.Chmod(p, 0o755)
-		}
-		if err := os.Chmod(p, 0o644); err != nil {
-			return err
-		}
-		return os.Chtimes(p, at, at)
-	})
-	if err != nil {
-		return fmt.Errorf("yumrepo: set modes and times: %w", err)
-	}
-	// Directories last and deepest first: writing a child changes its parent's mtime.
-	for _, d := range slices.Backward(dirs) {
-		if err := os.Chtimes(d, at, at); err != nil {
-			return fmt.Errorf("yumrepo: set times: %w", err)
-		}
-	}
-	return nil
-}
-
-// replaceDir moves the finished tree to dir. An existing dir is first moved aside and
-// removed after, so a failure leaves either the old or the new repository at dir.
-func replaceDir(tmp, dir string) error {
-	old := ""
-	if _, err := os.Lstat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("yumrepo: move old repository %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("yumrepo: move repository into %s: %w", dir, err)
-	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("yumrepo: remove old repository %s: %w", old, err)
-		}
-	}
-	return nil
 }
