@@ -100,6 +100,7 @@ Then:       mathesar doctor        (checks everything and says how to fix what i
 				return err
 			}
 			a.layout = l
+			bundle.ReinstallHint = l.ReinstallHint()
 			return nil
 		},
 	}

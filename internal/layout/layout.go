@@ -227,5 +227,17 @@ func (l Layout) RequirePyz() (string, error) {
 		}
 		return l.Pyz, nil
 	}
-	return "", fmt.Errorf("%w next to %s (looked in %s): reinstall Mathesar (apt install --reinstall mathesar), or set MATHESAR_PYZ", ErrNoPyz, l.Executable, strings.Join(PyzCandidates(l.Executable), ", "))
+	return "", fmt.Errorf("%w next to %s (looked in %s): %s, or set MATHESAR_PYZ", ErrNoPyz, l.Executable, strings.Join(PyzCandidates(l.Executable), ", "), l.ReinstallHint())
+}
+
+// ReinstallHint says how to put a missing or damaged bundle back, for this install method.
+func (l Layout) ReinstallHint() string {
+	switch {
+	case l.HomebrewPrefix != "":
+		return "reinstall Mathesar (brew reinstall mathesar)"
+	case l.Mode == System:
+		return "reinstall the package (apt install --reinstall mathesar, or dnf reinstall mathesar)"
+	default:
+		return "reinstall Mathesar: unpack its tarball again"
+	}
 }

@@ -153,3 +153,24 @@ func TestFindPyz(t *testing.T) {
 		t.Errorf("MATHESAR_PYZ ignored: %s", got)
 	}
 }
+
+func TestReinstallHint(t *testing.T) {
+	cases := map[string]struct {
+		exe  string
+		env  map[string]string
+		want string
+	}{
+		"package":  {"/usr/bin/mathesar", map[string]string{"HOME": "/root"}, "apt install --reinstall mathesar"},
+		"homebrew": {"/opt/homebrew/Cellar/mathesar/1.0/libexec/bin/mathesar", map[string]string{"HOME": "/Users/ada"}, "brew reinstall mathesar"},
+		"tarball":  {"/opt/mathesar/bin/mathesar", map[string]string{"HOME": "/home/ada"}, "tarball"},
+	}
+	for name, c := range cases {
+		l, err := For(c.exe, envOf(c.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.ReinstallHint(); !strings.Contains(got, c.want) {
+			t.Errorf("%s: ReinstallHint() = %q, want it to mention %q", name, got, c.want)
+		}
+	}
+}
