@@ -176,7 +176,6 @@ func pythonEnviron(res *config.Resolved) []string {
 // release lets go of the bundle and the tree's lock, for commands that do not exec.
 func (p *prepared) release() {
 	p.entry.Release()
-	p.bundle.Close()
 }
 
 // openBundle finds and opens the bundle.
@@ -189,12 +188,12 @@ func (a *app) openBundle() (*bundle.Bundle, error) {
 }
 
 // findPython looks for a CPython in the bundle's range.
-func (a *app) findPython(ctx context.Context, m *bundle.Manifest, res *config.Resolved) (*pyfind.Interpreter, error) {
-	lo, err := parseMinor(m.Python.Min)
+func (a *app) findPython(ctx context.Context, minVersion, maxVersion string, res *config.Resolved) (*pyfind.Interpreter, error) {
+	lo, err := parseMinor(minVersion)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := parseMinor(m.Python.Max)
+	hi, err := parseMinor(maxVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +224,6 @@ func (a *app) cacheRoot(res *config.Resolved) (string, error) {
 
 // prepared is everything needed to start Python on the bundle.
 type prepared struct {
-	bundle *bundle.Bundle
 	python *pyfind.Interpreter
 	// entry holds a shared lock on the unpacked tree so `mathesar cache prune` never
 	// deletes it while this process, or the Python it execs, uses it.
@@ -236,30 +234,62 @@ type prepared struct {
 
 // prepare finds Python, unpacks the bundle for its ABI (once) and composes the environment.
 func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, error) {
-	b, err := a.openBundle()
+	pyz, err := a.layout.RequirePyz()
 	if err != nil {
-		return nil, err
-	}
-	py, err := a.findPython(ctx, &b.Manifest, res)
-	if err != nil {
-		b.Close()
 		return nil, err
 	}
 	root, err := a.cacheRoot(res)
 	if err != nil {
-		b.Close()
 		return nil, err
 	}
 	c := &unpackcache.Cache{Root: root}
+	if p, err := a.prepareWarm(ctx, c, pyz, res); p != nil || err != nil {
+		return p, err
+	}
+	b, err := bundle.Open(pyz)
+	if err != nil {
+		return nil, err
+	}
+	py, err := a.findPython(ctx, b.Manifest.Python.Min, b.Manifest.Python.Max, res)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	entry, err := c.Acquire(ctx, b, py.ABI, unpackcache.EnsureOptions{Progress: a.stderr})
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	if len(b.Manifest.Incomplete) > 0 {
-		fmt.Fprintf(a.stderr, "warning: this bundle was built without %v; features that need them will fail\n", b.Manifest.Incomplete)
+	c.Remember(pyz, &b.Manifest)
+	a.warnIncomplete(b.Manifest.Incomplete)
+	b.Close()
+	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+}
+
+// prepareWarm is the start of a pyz already verified and unpacked: it needs neither to open
+// the pyz nor to decode its manifest. It returns nil (and no error) when that is not the
+// case, and the caller takes the full path.
+func (a *app) prepareWarm(ctx context.Context, c *unpackcache.Cache, pyz string, res *config.Resolved) (*prepared, error) {
+	known, ok := c.LookupKnown(pyz)
+	if !ok {
+		return nil, nil
 	}
-	return &prepared{bundle: b, python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+	py, err := a.findPython(ctx, known.MinPython, known.MaxPython, res)
+	if err != nil {
+		return nil, err
+	}
+	entry, err := c.AcquireUnpacked(ctx, known.BuildID, py.ABI)
+	if err != nil || entry == nil {
+		return nil, err
+	}
+	a.warnIncomplete(known.Incomplete)
+	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+}
+
+func (a *app) warnIncomplete(missing []string) {
+	if len(missing) > 0 {
+		fmt.Fprintf(a.stderr, "warning: this bundle was built without %v; features that need them will fail\n", missing)
+	}
 }
 
 // dropPrivileges switches a root process of a system install to the service account when

@@ -116,7 +116,7 @@ func (a *app) doctor(ctx context.Context, skip []string) []checkResult {
 		if resErr != nil {
 			return fail(resErr.Error(), "")
 		}
-		py, err := a.findPython(ctx, &b.Manifest, res)
+		py, err := a.findPython(ctx, b.Manifest.Python.Min, b.Manifest.Python.Max, res)
 		if err != nil {
 			var np *pyfind.NoPythonError
 			if errors.As(err, &np) {
