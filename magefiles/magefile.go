@@ -16,6 +16,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/bench"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/release"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/sysdeps"
@@ -141,6 +142,25 @@ func Test(ctx context.Context) error {
 	cmd = exec.CommandContext(ctx, "go", e2e...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// Bench measures the launcher and the release against their alternatives and writes
+// docs/benchmarks.md and docs/benchmarks.svg (a few minutes; not part of test).
+func Bench(ctx context.Context) error {
+	mg.CtxDeps(ctx, Deps)
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	r, err := bench.Run(ctx, bench.Options{Root: root, Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	for _, g := range r.Goals() {
+		fmt.Printf("bench: %-70s %-30s met=%t\n", g.What, g.Measured, g.Met)
+	}
+	fmt.Println("bench: wrote docs/benchmarks.md and docs/benchmarks.svg")
+	return nil
 }
 
 // Clean removes the build/ and dist/ directories.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +25,10 @@ type cacheEntry struct {
 	ModTimeNS   int64       `json:"mtime_ns"`
 	Size        int64       `json:"size"`
 	Interpreter Interpreter `json:"interpreter"`
+	// Failed is why the executable did not answer the probe (not a Python, a pyenv shim
+	// of a version that is not installed, …); remembered so that every launch does not
+	// run it again.
+	Failed string `json:"failed,omitempty"`
 }
 
 type probeCache struct {
@@ -53,7 +58,8 @@ func loadCache(file string) *probeCache {
 }
 
 // probe returns the cached result for cand when its executable is unchanged, and
-// otherwise runs it. Failures are not cached: a timeout under load must not stick.
+// otherwise runs it. Failures are cached too, except a timeout, which under load must not
+// stick.
 func (c *probeCache) probe(ctx context.Context, cand candidate) (*Interpreter, error) {
 	fi, err := os.Stat(cand.real)
 	if err != nil {
@@ -61,12 +67,19 @@ func (c *probeCache) probe(ctx context.Context, cand candidate) (*Interpreter, e
 	}
 	mtime, size := fi.ModTime().UnixNano(), fi.Size()
 	if e, ok := c.data.Entries[cand.real]; ok && c.file != "" && e.ModTimeNS == mtime && e.Size == size {
+		if e.Failed != "" {
+			return nil, errors.New(e.Failed)
+		}
 		ip := e.Interpreter
 		ip.Path = cand.path
 		return &ip, nil
 	}
 	ip, err := probeFunc(ctx, cand.path)
 	if err != nil {
+		if c.file != "" && ctx.Err() == nil && !errors.Is(err, errProbeTimeout) {
+			c.data.Entries[cand.real] = cacheEntry{ModTimeNS: mtime, Size: size, Failed: err.Error()}
+			c.dirty = true
+		}
 		return nil, err
 	}
 	if c.file != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,18 +128,43 @@ func TestCache(t *testing.T) {
 	}
 }
 
-func TestCacheDoesNotStoreFailures(t *testing.T) {
+// A failed probe is remembered (a pyenv shim of an uninstalled version fails the same way
+// on every launch, and costs seconds each time) until the executable changes; a timeout is
+// not, because a loaded machine must not turn a good interpreter bad for good.
+func TestCacheStoresFailuresButNotTimeouts(t *testing.T) {
 	dir := farm(t, map[string]string{"python3.12": "#!/bin/sh\nexit 1\n"})
 	n := countProbes(t)
 	o := opts(dir)
 	o.CacheFile = filepath.Join(t.TempDir(), "c.json")
 	for i := 0; i < 2; i++ {
-		if _, err := Find(context.Background(), o); err == nil {
-			t.Fatal("Find succeeded with only a broken interpreter")
+		if _, err := Find(context.Background(), o); err == nil || !strings.Contains(err.Error(), "exit status 1") {
+			t.Fatalf("Find = %v, want the broken interpreter's failure", err)
 		}
 	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("probed %d times in two Finds, want 1: the failure should be remembered", got)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "python3.12"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	Find(context.Background(), o)
 	if got := n.Load(); got != 2 {
-		t.Errorf("probed %d times in two Finds, want 2: a failure must be retried, not cached", got)
+		t.Errorf("probed %d times after the executable changed, want 2", got)
+	}
+
+	timeouts := 0
+	orig := probeFunc
+	probeFunc = func(ctx context.Context, path string) (*Interpreter, error) {
+		timeouts++
+		return nil, fmt.Errorf("run %s: no answer: %w", path, errProbeTimeout)
+	}
+	defer func() { probeFunc = orig }()
+	o.CacheFile = filepath.Join(t.TempDir(), "timeouts.json")
+	Find(context.Background(), o)
+	Find(context.Background(), o)
+	if timeouts != 2 {
+		t.Errorf("a timed-out probe ran %d times in two Finds, want 2: timeouts must not be remembered", timeouts)
 	}
 }
 

@@ -104,13 +104,17 @@ func runProbe(ctx context.Context, abs string, flags ...string) ([]byte, error) 
 		return stdout.Bytes(), nil
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("run %s: no answer within %s", abs, probeTimeout)
+		return nil, fmt.Errorf("run %s: no answer within %s: %w", abs, probeTimeout, errProbeTimeout)
 	}
 	if msg := excerpt(stderr.Bytes()); msg != "" {
 		return nil, fmt.Errorf("run %s: %w: %s", abs, err, msg)
 	}
 	return nil, fmt.Errorf("run %s: %w", abs, err)
 }
+
+// errProbeTimeout marks a probe that did not answer in time; unlike other failures it is
+// not remembered, because a loaded machine must not turn a good interpreter bad for good.
+var errProbeTimeout = errors.New("probe timed out")
 
 // excerpt is the first line of b, shortened for an error message.
 func excerpt(b []byte) string {
