@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,7 @@ Exits non-zero when any check fails. Checks: ` + strings.Join(doctorChecks, ", "
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, s := range skip {
-				if !contains(doctorChecks, s) {
+				if !slices.Contains(doctorChecks, s) {
 					return fmt.Errorf("--skip %s: no such check; the checks are %s", s, strings.Join(doctorChecks, ", "))
 				}
 			}
@@ -67,19 +68,10 @@ Exits non-zero when any check fails. Checks: ` + strings.Join(doctorChecks, ", "
 	return cmd
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *app) doctor(ctx context.Context, skip []string) []checkResult {
 	var out []checkResult
 	add := func(name string, check func() checkResult) {
-		if contains(skip, name) {
+		if slices.Contains(skip, name) {
 			out = append(out, checkResult{name: name, status: "skip", detail: "skipped (--skip)"})
 			return
 		}

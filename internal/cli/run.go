@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -194,19 +195,10 @@ func settingGetter(res *config.Resolved) func(string) string {
 
 func withConnInfo(env []string, ci *pgsetup.ConnInfo) []string {
 	for _, kv := range ci.Env() {
-		k, v, _ := cutEnv(kv)
+		k, v, _ := strings.Cut(kv, "=")
 		env = appenv.Set(env, k, v)
 	}
 	return env
-}
-
-func cutEnv(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }
 
 // runChild runs Python as a child, passing SIGINT and SIGTERM on, and returns its status.

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 )
 
 // ErrNoServerBinaries is wrapped by FindServerBinaries when no PostgreSQL server is installed.
@@ -284,7 +286,7 @@ func (c *Cluster) Init(ctx context.Context) error {
 		files["pg_hba.conf"] += "local all all trust\n"
 	}
 	for name, body := range files {
-		if err := writeFileAtomic(filepath.Join(tmp, name), []byte(body)); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, name), []byte(body), 0o600); err != nil {
 			os.RemoveAll(tmp)
 			return err
 		}
@@ -307,29 +309,6 @@ func (c *Cluster) Init(ctx context.Context) error {
 	if err := os.Rename(tmp, c.DataDir); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("move the new cluster into %s: %w", c.DataDir, err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes name through a temporary file in the same directory.
-func writeFileAtomic(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
 }
@@ -404,7 +383,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	conf := fmt.Sprintf("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n",
 		strings.ReplaceAll(c.SocketDir, "'", "''"), c.Port)
-	if err := writeFileAtomic(filepath.Join(c.DataDir, "mathesar.conf"), []byte(conf)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(c.DataDir, "mathesar.conf"), []byte(conf), 0o600); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(c.logFile()), 0o700); err != nil {

@@ -6,7 +6,7 @@ package release
 
 import (
 	"bytes"
-	"compress/gzip"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/mathesar-foundation/mathesar-packaging/internal/homebrew"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/repotree"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/yumrepo"
 )
 
@@ -134,7 +136,7 @@ func checkPlatforms(root string, outputs []string) error {
 	var missing []string
 	for _, p := range pipeline.DefaultPlatforms {
 		goos, goarch, _ := strings.Cut(p, "/")
-		if !contains(outputs, pipeline.ZipappPath(root, goos, goarch)) {
+		if !slices.Contains(outputs, pipeline.ZipappPath(root, goos, goarch)) {
 			missing = append(missing, p)
 		}
 	}
@@ -262,19 +264,15 @@ func manPages(ctx context.Context, root, launcher, dest string, env []string) er
 		if err != nil {
 			return err
 		}
-		if err := writeFile(filepath.Join(dest, filepath.Base(p)+".gz"), gzipBytes(data)); err != nil {
+		gz, err := repotree.GzipBytes(data)
+		if err != nil {
+			return fmt.Errorf("compress %s: %w", p, err)
+		}
+		if err := writeFile(filepath.Join(dest, filepath.Base(p)+".gz"), gz); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func gzipBytes(data []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	w.Write(data)
-	w.Close()
-	return buf.Bytes()
 }
 
 const maintainer = "Mathesar Foundation <packaging@mathesar.org>"
@@ -351,7 +349,7 @@ func Repositories(ctx context.Context, pkgDir, out, signingKey string, at time.T
 			return err
 		}
 	}
-	repoURL := strings.TrimRight(cmpOr(os.Getenv("MATHESAR_REPO_URL"), DefaultRepoURL), "/")
+	repoURL := strings.TrimRight(cmp.Or(os.Getenv("MATHESAR_REPO_URL"), DefaultRepoURL), "/")
 	if err := aptrepo.Build(ctx, aptrepo.Options{Dir: filepath.Join(out, "apt"), Debs: debs, Key: key, Time: at}); err != nil {
 		return fmt.Errorf("build the APT repository: %w", err)
 	}
@@ -369,13 +367,6 @@ func CommitTime(ctx context.Context, root string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return time.Unix(g.commitTime, 0).UTC(), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // signChecksums signs the checksums file GoReleaser wrote last.
@@ -470,7 +461,7 @@ func checkComplete(files []string, signed bool) error {
 	}
 	if signed {
 		for _, f := range files {
-			if !strings.HasSuffix(f, ".asc") && !contains(files, f+".asc") {
+			if !strings.HasSuffix(f, ".asc") && !slices.Contains(files, f+".asc") {
 				missing = append(missing, f+".asc")
 			}
 		}
@@ -480,15 +471,6 @@ func checkComplete(files []string, signed bool) error {
 		return fmt.Errorf("goreleaser did not produce %s; dist/ was left as it was", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func writeFile(path string, data []byte) error {

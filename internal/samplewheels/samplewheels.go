@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/wheel"
 	"github.com/mathesar-foundation/mathesar-packaging/test/fixtures/sampleapp"
 )
@@ -212,34 +213,10 @@ func ExtractApp(dir string) error {
 		if bytes.HasPrefix(data, []byte("#!")) {
 			mode = 0o755
 		}
-		return writeFileAtomic(target, data, mode)
+		return atomicfile.WriteFile(target, data, mode)
 	})
 	if err != nil {
 		return fmt.Errorf("extract sample app into %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes beside the target and renames, so no reader sees half a file.
-func writeFileAtomic(target string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-"+filepath.Base(target)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("rename %s: %w", target, err)
 	}
 	return nil
 }

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 )
 
 // BuildSpec describes a wheel to write (used by tests and the sample wheelhouse builder).
@@ -170,7 +171,7 @@ func Write(dir string, spec BuildSpec) (string, error) {
 		return "", fmt.Errorf("write wheel %s: %w", base, err)
 	}
 	dst := filepath.Join(dir, base)
-	if err := writeFileAtomic(dst, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("write wheel %s: %w", base, err)
 	}
 	return dst, nil
@@ -202,32 +203,4 @@ func (s BuildSpec) wheelFile() []byte {
 		fmt.Fprintf(&b, "Build: %s\n", s.BuildTag)
 	}
 	return []byte(b.String())
-}
-
-// writeFileAtomic writes data to a temporary file beside dst and renames it into
-// place, so readers never see a half-written wheel.
-func writeFileAtomic(dst string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
 }
