@@ -195,18 +195,19 @@ func TestSampleAppEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := newSampleInstall(t)
 	db := newTestDB(t, "mathesar_e2e")
-	staticRoot := filepath.Join(t.TempDir(), "static")
-	env := append(db.env(), "STATIC_ROOT="+staticRoot)
+	// STATIC_ROOT is BASE_DIR/static, as in Mathesar: a STATIC_ROOT variable moves nothing.
+	staticRoot := filepath.Join(s.app, "static")
+	env := append(db.env(), "STATIC_ROOT="+filepath.Join(t.TempDir(), "ignored"))
 
 	first := s.run(t, env, "-m", "mathesar.install")
 	if first.code != 0 || !strings.Contains(first.stdout, "Applying 0001_initial... OK") {
 		t.Fatalf("first install (exit %d):\n%s", first.code, first.output())
 	}
-	css, err := fs.ReadFile(sampleapp.AppFS(), "mathesar/static_src/mathesar/sample.css")
+	css, err := fs.ReadFile(sampleapp.AppFS(), "mathesar/static/sample/sample.css")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := os.ReadFile(filepath.Join(staticRoot, "mathesar", "sample.css")); err != nil || string(got) != string(css) {
+	if got, err := os.ReadFile(filepath.Join(staticRoot, "sample", "sample.css")); err != nil || string(got) != string(css) {
 		t.Errorf("static collection did not copy sample.css into STATIC_ROOT (%v):\n%s", err, first.output())
 	}
 	second := s.run(t, env, "-m", "mathesar.install")
@@ -234,6 +235,14 @@ func TestSampleAppEndToEnd(t *testing.T) {
 	}
 	if code, _ := g.get(t, "/nowhere"); code != 404 {
 		t.Errorf("GET /nowhere = %d, want 404", code)
+	}
+	if code, body := g.get(t, "/static/sample/sample.css"); code != 200 || body != string(css) {
+		t.Errorf("GET /static/sample/sample.css = %d %q, want 200 with the collected file", code, body)
+	}
+	for _, escape := range []string{"/static/../config/wsgi.py", "/static/sample/missing.css"} {
+		if code, _ := g.get(t, escape); code != 404 {
+			t.Errorf("GET %s = %d, want 404", escape, code)
+		}
 	}
 	if code := g.stop(t); code != 0 {
 		t.Errorf("gunicorn exited %d after SIGTERM, want 0:\n%s", code, g.log())
@@ -288,6 +297,15 @@ func TestSampleAppCommands(t *testing.T) {
 		check    func(t *testing.T, db testDB, s sampleInstall, env []string)
 	}{
 		{name: "version", args: []string{"manage.py", "version"}, wantOut: []string{appVersion(t) + "\n"}},
+		{
+			name: "collectstatic needs no database", env: []string{"POSTGRES_HOST=/nonexistent"},
+			args: []string{"manage.py", "collectstatic", "--noinput", "--clear"}, wantOut: []string{"1 static file copied to"},
+			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
+				if _, err := os.Stat(filepath.Join(s.app, "static", "sample", "sample.css")); err != nil {
+					t.Errorf("collectstatic left no sample.css under BASE_DIR/static: %v", err)
+				}
+			},
+		},
 		{name: "check", args: []string{"manage.py", "check"}, wantOut: []string{"no issues"}},
 		{name: "unknown command", args: []string{"manage.py", "frobnicate"}, wantCode: 2, wantOut: []string{"unknown command 'frobnicate'", "showmigrations"}},
 		{name: "showmigrations before migrate", args: []string{"manage.py", "showmigrations"}, wantOut: []string{" [ ] 0001_initial"}},
@@ -316,7 +334,7 @@ func TestSampleAppCommands(t *testing.T) {
 			name: "install collects into BASE_DIR/static by default", args: []string{"-m", "mathesar.install"},
 			wantOut: []string{"1 static file copied to"},
 			check: func(t *testing.T, db testDB, s sampleInstall, env []string) {
-				if _, err := os.Stat(filepath.Join(s.app, "static", "mathesar", "sample.css")); err != nil {
+				if _, err := os.Stat(filepath.Join(s.app, "static", "sample", "sample.css")); err != nil {
 					t.Errorf("no sample.css under BASE_DIR/static: %v", err)
 				}
 			},
