@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,7 +34,7 @@ type entry struct {
 
 // plan lays out the pyz: the app under app/, wheel files that every ABI installs
 // identically under lib/common/, the rest under lib/<abi>/; then the manifest.
-func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed, resolutions []*resolution) (*bundle.Manifest, []entry, error) {
+func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed, resolutions []*resolution, incomplete []string) (*bundle.Manifest, []entry, error) {
 	abis := o.Target.ABIs()
 	m := &bundle.Manifest{
 		Schema:          bundle.SchemaVersion,
@@ -44,7 +46,8 @@ func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed
 			ABIs: abis,
 		},
 		Platform: bundle.Platform{OS: o.Target.Platform.OS, Arch: o.Target.Platform.Arch, Tags: o.Target.Platform.PlatformTags()},
-		Files:    []bundle.File{},
+		Files:      []bundle.File{},
+		Incomplete: incomplete,
 	}
 	var entries []entry
 	add := func(zipPath, target, abi string, mode uint32, data []byte) {
@@ -58,6 +61,15 @@ func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed
 			return nil, nil, fmt.Errorf("read app file %s: %w", f.abs, err)
 		}
 		add("app/"+f.rel, "app/"+f.rel, bundle.CommonABI, f.mode, data)
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.SiteFiles)) {
+		p := "site-packages/" + name
+		for _, tree := range trees {
+			if in, ok := tree[p]; ok {
+				return nil, nil, fmt.Errorf("%s installs %s, which the packaging's own file of that name would replace: rename or drop that distribution", in.dist, p)
+			}
+		}
+		add("lib/common/"+p, p, bundle.CommonABI, 0o644, o.SiteFiles[name])
 	}
 	for _, p := range unionPaths(trees) {
 		if f, ok := sharedByAll(trees, abis, p); ok {

@@ -9,7 +9,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,6 +77,12 @@ type Options struct {
 	// CompressionLevel is a compress/flate level; 0 means flate.DefaultCompression.
 	CompressionLevel int
 	Limits           Limits // zero means DefaultLimits
+	// AllowMissing builds the pyz without the wheels the wheelhouse lacks, listing them in
+	// the manifest's Incomplete field, instead of failing. Only snapshots may ask for it.
+	AllowMissing bool
+	// SiteFiles are added to the site-packages of every ABI, by slash path relative to
+	// it: the packaging's own Python, such as the site-configuration hook.
+	SiteFiles map[string][]byte
 }
 
 // Result is what Build wrote.
@@ -104,9 +112,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	resolutions, warnings, err := resolveAll(wh, lines, o.Target)
+	resolutions, incomplete, warnings, err := resolveAll(wh, lines, o.Target, o.AllowMissing)
 	if err != nil {
 		return nil, err
+	}
+	if len(incomplete) > 0 {
+		warnings = append(warnings, fmt.Sprintf("MATHESAR_ALLOW_MISSING_DEPS is set: the bundle is incomplete, without %s", strings.Join(incomplete, "; ")))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -115,7 +126,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, entries, err := o.plan(appFiles, layout, resolutions)
+	m, entries, err := o.plan(appFiles, layout, resolutions, incomplete)
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +182,10 @@ func checkPinned(lines []pyreq.Line) error {
 }
 
 // resolveAll resolves every ABI of the target and reports every missing wheel and every
-// problem at once, so one build run tells the whole story.
-func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target) ([]*resolution, []string, error) {
+// problem at once, so one build run tells the whole story. With allowMissing, missing wheels
+// are returned as the incomplete list (one "name==version (cpXY, platform) ..." each)
+// instead of failing; any other problem still fails.
+func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target, allowMissing bool) ([]*resolution, []string, []string, error) {
 	pins := map[string]pyreq.Line{}
 	var errs []error
 	for _, l := range lines {
@@ -184,7 +197,7 @@ func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target) ([]*resolution, []
 		pins[name] = l
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var (
 		out      []*resolution
@@ -202,7 +215,7 @@ func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target) ([]*resolution, []
 	for m := t.MinMinor; m <= t.MaxMinor; m++ {
 		at, err := newABITarget(m, t.Platform)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		r := &resolver{wh: wh, target: at, pins: pins}
 		out = append(out, r.resolve(lines))
@@ -214,13 +227,39 @@ func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target) ([]*resolution, []
 			note(&warnings, w)
 		}
 	}
+	if allowMissing && len(problems) == 0 {
+		return out, listMissing(missing, t), warnings, nil
+	}
 	if msg := describeMissing(missing, t); msg != "" {
 		problems = append([]string{msg}, problems...)
 	}
 	if len(problems) > 0 {
-		return nil, warnings, fmt.Errorf("cannot bundle the requirements for %s:\n  %s", t, strings.Join(problems, "\n  "))
+		return nil, nil, warnings, fmt.Errorf("cannot bundle the requirements for %s:\n  %s\n(a snapshot may be built without them with MATHESAR_ALLOW_MISSING_DEPS=1; a release may not)", t, strings.Join(problems, "\n  "))
 	}
-	return out, warnings, nil
+	return out, nil, warnings, nil
+}
+
+// listMissing names each missing distribution once with every (ABI, platform) it lacks,
+// sorted, for the manifest's Incomplete field.
+func listMissing(missing []missingWheel, t Target) []string {
+	where := map[string][]string{}
+	for _, m := range missing {
+		key := pyreq.NormalizeName(m.name) + "==" + m.version
+		if m.abi == "" {
+			for _, abi := range t.ABIs() {
+				where[key] = append(where[key], "("+abi+", "+t.Platform.PlatformTags()[0]+")")
+			}
+			continue
+		}
+		where[key] = append(where[key], "("+m.abi+", "+m.platform+")")
+	}
+	var out []string
+	for _, key := range slices.Sorted(maps.Keys(where)) {
+		list := where[key]
+		sort.Strings(list)
+		out = append(out, key+" "+strings.Join(dedupe(list), " "))
+	}
+	return out
 }
 
 // describeMissing groups the missing wheels: pins with no wheel at all, then distributions

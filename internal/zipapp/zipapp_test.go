@@ -387,3 +387,41 @@ func hasName(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestAllowMissing: a snapshot may leave out what the wheelhouse lacks, but the manifest
+// says so, naming each missing (distribution, ABI, platform); without the option the same
+// inputs fail, naming them all.
+func TestAllowMissing(t *testing.T) {
+	wheels := t.TempDir()
+	pureWheel(t, wheels, "present", "1.0")
+	nativeWheel(t, wheels, "native", "2.0", "cp310-cp310-manylinux_2_17_x86_64")
+	app := testApp(t, "present==1.0\nnative==2.0\nabsent==3.0\n")
+	target := linuxTarget(t, 10, 11)
+	if _, _, err := build(t, app, wheels, target); err == nil || !strings.Contains(err.Error(), "absent==3.0") || !strings.Contains(err.Error(), "(cp311, manylinux_2_28_x86_64)") || !strings.Contains(err.Error(), "MATHESAR_ALLOW_MISSING_DEPS=1") {
+		t.Fatalf("build without AllowMissing: err = %v, want every missing wheel named and the option mentioned", err)
+	}
+	out := filepath.Join(t.TempDir(), "mathesar.pyz")
+	res, err := Build(context.Background(), Options{AppDir: app, Version: "9.9.9", Wheelhouse: wheels, Target: target, Output: out, AllowMissing: true})
+	if err != nil {
+		t.Fatalf("build with AllowMissing: %v", err)
+	}
+	want := []string{
+		"absent==3.0 (cp310, manylinux_2_28_x86_64) (cp311, manylinux_2_28_x86_64)",
+		"native==2.0 (cp311, manylinux_2_28_x86_64)",
+	}
+	if strings.Join(res.Manifest.Incomplete, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Incomplete = %q, want %q", res.Manifest.Incomplete, want)
+	}
+	if len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1], "incomplete") {
+		t.Errorf("warnings %q do not say the bundle is incomplete", res.Warnings)
+	}
+	names := strings.Join(zipNames(t, out), "\n")
+	for _, want := range []string{"lib/common/site-packages/present/__init__.py", "lib/cp310/site-packages/native/_native.so"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("the incomplete pyz lacks %s:\n%s", want, names)
+		}
+	}
+	if strings.Contains(names, "lib/cp311/site-packages/native") {
+		t.Errorf("the pyz holds native for cp311, which has no wheel:\n%s", names)
+	}
+}
