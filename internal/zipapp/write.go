@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"os"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -45,7 +45,7 @@ func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed
 			Max:  fmt.Sprintf("3.%d", o.Target.MaxMinor),
 			ABIs: abis,
 		},
-		Platform: bundle.Platform{OS: o.Target.Platform.OS, Arch: o.Target.Platform.Arch, Tags: o.Target.Platform.PlatformTags()},
+		Platform:   bundle.Platform{OS: o.Target.Platform.OS, Arch: o.Target.Platform.Arch, Tags: o.Target.Platform.PlatformTags()},
 		Files:      []bundle.File{},
 		Incomplete: incomplete,
 	}
