@@ -22,11 +22,19 @@ func (t Tree) SitePackages() string { return filepath.Join(t.Root, "site-package
 
 // bootstrap runs in place of `python -m`: isolated mode (-I) ignores PYTHONPATH, the user
 // site directory and the current directory, so the search path is set here, from argv,
-// to the unpacked tree alone (plus the standard library).
+// to the unpacked tree alone (plus the standard library). It then runs the bundle's site
+// hook (internal/sitehook), which a tree built without it simply lacks.
 const bootstrap = `import runpy, sys
 app, site = sys.argv[1], sys.argv[2]
 sys.path[:0] = [app, site]
 sys.argv = sys.argv[3:]
+try:
+    import _mathesar_site
+except ModuleNotFoundError as exc:
+    if exc.name != "_mathesar_site":
+        raise
+else:
+    _mathesar_site.install()
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 `
 

@@ -158,19 +158,21 @@ func (a *app) defaults() map[string]string {
 		"MATHESAR_PORT":          "8000",
 		"MATHESAR_ADDR":          "0.0.0.0",
 		"MEDIA_ROOT":             a.layout.MediaDir(),
-		"MATHESAR_STATIC_ROOT":   a.layout.StaticDir(),
 		"DJANGO_SETTINGS_MODULE": "config.settings.production",
 	}
 }
 
 // pythonEnviron is the environment Python runs with: the resolved settings over the
-// process environment, and the names Mathesar reads for what the launcher calls otherwise.
-func pythonEnviron(res *config.Resolved) []string {
+// process environment, plus what the packaging itself decides.
+//   - SKIP_STATIC_COLLECTION: the bundle carries static files collected at build time
+//     under the read-only code tree (BASE_DIR/static, where Mathesar serves them from), so
+//     `mathesar.install` must not collect them again there.
+//   - MATHESAR_CONFIG_DIR: where the bundle's site hook finds the admin's sso.yml,
+//     file_storage.yml and local.py (beside the config file).
+func (a *app) pythonEnviron(res *config.Resolved) []string {
 	env := res.Environ()
-	if v, ok := res.Get("MATHESAR_STATIC_ROOT"); ok {
-		env = appenv.Set(env, "STATIC_ROOT", v.Value)
-	}
-	return env
+	env = appenv.Set(env, "SKIP_STATIC_COLLECTION", "true")
+	return appenv.Set(env, "MATHESAR_CONFIG_DIR", filepath.Dir(a.layout.ConfigFile))
 }
 
 // release lets go of the bundle and the tree's lock, for commands that do not exec.
@@ -232,8 +234,21 @@ type prepared struct {
 	env   []string
 }
 
+// requireSecretKey refuses to start Mathesar without SECRET_KEY: Mathesar would otherwise
+// generate one into .secrets/ under the read-only code tree, and a key that changes with
+// each build would make the saved database passwords it encrypts unreadable.
+func (a *app) requireSecretKey(res *config.Resolved) error {
+	if s, ok := res.Get("SECRET_KEY"); !ok || s.Value == "" {
+		return notSetUp(fmt.Errorf("SECRET_KEY is not set in %s: run `%s` to create the configuration", a.layout.ConfigFile, a.setupHint()))
+	}
+	return nil
+}
+
 // prepare finds Python, unpacks the bundle for its ABI (once) and composes the environment.
 func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, error) {
+	if err := a.requireSecretKey(res); err != nil {
+		return nil, err
+	}
 	pyz, err := a.layout.RequirePyz()
 	if err != nil {
 		return nil, err
@@ -263,7 +278,7 @@ func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, err
 	c.Remember(pyz, &b.Manifest)
 	a.warnIncomplete(b.Manifest.Incomplete)
 	b.Close()
-	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: a.pythonEnviron(res)}, nil
 }
 
 // prepareWarm is the start of a pyz already verified and unpacked: it needs neither to open
@@ -283,7 +298,7 @@ func (a *app) prepareWarm(ctx context.Context, c *unpackcache.Cache, pyz string,
 		return nil, err
 	}
 	a.warnIncomplete(known.Incomplete)
-	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: pythonEnviron(res)}, nil
+	return &prepared{python: py, entry: entry, tree: appenv.Tree{Root: entry.Dir}, env: a.pythonEnviron(res)}, nil
 }
 
 func (a *app) warnIncomplete(missing []string) {

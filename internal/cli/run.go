@@ -71,8 +71,8 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 	if err != nil {
 		return err
 	}
-	if s, ok := res.Get("SECRET_KEY"); !ok || s.Value == "" {
-		return notSetUp(fmt.Errorf("SECRET_KEY is not set in %s: run `%s` to create the configuration", a.layout.ConfigFile, a.setupHint()))
+	if err := a.requireSecretKey(res); err != nil {
+		return err
 	}
 	addr, port, err := listenAddress(res)
 	if err != nil {

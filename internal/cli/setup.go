@@ -315,10 +315,10 @@ func (a *app) writeDatabaseConfig(ci *pgsetup.ConnInfo, private bool) error {
 	return envfile.Unset(path, "POSTGRES_PASSWORD")
 }
 
-// ensureDirs creates the data, media, static and cache directories, owned by the service
+// ensureDirs creates the data, media and cache directories, owned by the service
 // account in a system install.
 func (a *app) ensureDirs(acct *svcuser.Account, res *config.Resolved) error {
-	dirs := []string{a.layout.DataDir, a.layout.MediaDir(), a.layout.StaticDir()}
+	dirs := []string{a.layout.DataDir, a.layout.MediaDir()}
 	if acct != nil {
 		root, err := a.cacheRoot(res)
 		if err != nil {

@@ -43,7 +43,6 @@ var known = []KeyInfo{
 	{Key: "MATHESAR_PYTHON", Owner: "launcher", Description: "CPython interpreter to run Mathesar with"},
 	{Key: "MATHESAR_PYZ", Owner: "launcher", Description: "path of mathesar.pyz"},
 	{Key: "MATHESAR_CACHE_DIR", Owner: "launcher", Description: "where mathesar.pyz is unpacked"},
-	{Key: "MATHESAR_STATIC_ROOT", Owner: "launcher", Description: "directory collectstatic fills and the web server serves"},
 	{Key: "MATHESAR_MODE", Owner: "launcher", EnvOnly: true, Description: "system or user: overrides how the launcher chooses its paths (a launcher at /usr/bin/mathesar is a system install)"},
 	{Key: "DJANGO_SETTINGS_MODULE", Owner: "mathesar", Default: "config.settings.production", Description: "Django settings module Mathesar runs with"},
 	{Key: "MATHESAR_DATA_DIR", Owner: "launcher", Description: "directory for Mathesar's writable state"},

@@ -40,9 +40,6 @@ type Layout struct {
 // MediaDir holds uploaded files (Mathesar's MEDIA_ROOT).
 func (l Layout) MediaDir() string { return filepath.Join(l.DataDir, "media") }
 
-// StaticDir holds collected static files, outside the read-only code.
-func (l Layout) StaticDir() string { return filepath.Join(l.DataDir, "static") }
-
 // PGDataDir is the private PostgreSQL cluster of a user install.
 func (l Layout) PGDataDir() string { return filepath.Join(l.DataDir, "pgdata") }
 

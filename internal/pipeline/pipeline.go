@@ -18,6 +18,7 @@ import (
 	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pytags"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/sitehook"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/zipapp"
 )
 
@@ -160,6 +161,7 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 			Target:          zipapp.Target{Platform: platform, MinMinor: c.MinMinor, MaxMinor: c.MaxMinor},
 			Output:          out,
 			SourceDateEpoch: c.SourceDateEpoch,
+			SiteFiles:       sitehook.Files(),
 		})
 		if err != nil {
 			return nil, err
