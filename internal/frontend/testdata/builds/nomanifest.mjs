@@ -1,0 +1,2 @@
+process.argv[2] = 'no-manifest';
+await import('./write.mjs');
