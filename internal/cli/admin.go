@@ -39,7 +39,7 @@ func (a *app) appCommand(ctx context.Context, module string, args []string) erro
 		p.release()
 		return err
 	}
-	cmd := appenv.Module(p.python.Path, p.tree, module, args, p.env)
+	cmd := appenv.Module(p.python.Exec(), p.tree, module, args, p.env)
 	if cluster == nil {
 		return execPython(p, cmd)
 	}
@@ -95,7 +95,7 @@ settings in the environment, e.g. ` + "`mathesar python -- -c 'import django; pr
 			if err != nil {
 				return err
 			}
-			return execPython(p, appenv.Python(p.python.Path, p.tree, args, p.env))
+			return execPython(p, appenv.Python(p.python.Exec(), p.tree, args, p.env))
 		},
 	}
 }

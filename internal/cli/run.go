@@ -103,7 +103,7 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 			env = withConnInfo(env, cluster.ConnInfo())
 		}
 		if setupDjango {
-			err = a.runChild(ctx, appenv.Module(p.python.Path, p.tree, "mathesar.install", nil, env))
+			err = a.runChild(ctx, appenv.Module(p.python.Exec(), p.tree, "mathesar.install", nil, env))
 		}
 	}
 	if err != nil {
@@ -114,7 +114,7 @@ func (a *app) run(ctx context.Context, flags map[string]string, preferEnv, setup
 		return err
 	}
 	fmt.Fprintf(a.stdout, "==> Mathesar is starting: open %s in your browser\n", browseURL(addr, port))
-	gunicorn := appenv.Module(p.python.Path, p.tree, "gunicorn",
+	gunicorn := appenv.Module(p.python.Exec(), p.tree, "gunicorn",
 		[]string{"config.wsgi", "--bind", net.JoinHostPort(addr, strconv.Itoa(port)), "--chdir", p.tree.AppDir()}, env)
 	if cluster == nil {
 		return execPython(p, gunicorn)

@@ -12,7 +12,7 @@ import (
 
 // cacheVersion changes whenever the stored fields change meaning; other versions are
 // ignored and overwritten.
-const cacheVersion = 1
+const cacheVersion = 2
 
 // cacheData is the CacheFile's JSON: probe results by resolved executable path, valid
 // while the executable's mtime and size are unchanged (an upgrade replaces the file).

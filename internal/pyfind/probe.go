@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ print(json.dumps({
     "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "debug": bool(sysconfig.get_config_var("Py_DEBUG")) or hasattr(sys, "gettotalrefcount"),
     "abiflags": getattr(sys, "abiflags", ""),
+    "executable": sys.executable,
 }))
 `
 
@@ -45,6 +47,7 @@ type probeOutput struct {
 	GILDisabled    bool   `json:"gil_disabled"`
 	Debug          bool   `json:"debug"`
 	ABIFlags       string `json:"abiflags"`
+	Executable     string `json:"executable"`
 }
 
 // Probe runs the interpreter at path once (`path -I -S -c <script>`, isolated from the
@@ -74,6 +77,12 @@ func Probe(ctx context.Context, path string) (*Interpreter, error) {
 		Implementation: po.Implementation,
 		FreeThreaded:   po.GILDisabled,
 		Debug:          po.Debug,
+	}
+	// Only an absolute sys.executable that still names a file is worth running directly.
+	if filepath.IsAbs(po.Executable) && po.Executable != abs {
+		if _, err := os.Stat(po.Executable); err == nil {
+			ip.Executable = po.Executable
+		}
 	}
 	ip.ABI = abiTag(ip, po.ABIFlags)
 	return ip, nil

@@ -20,6 +20,17 @@ type Interpreter struct {
 	ABI            string `json:"abi"`            // "cp311" for plain CPython 3.11; "" for other builds
 	FreeThreaded   bool   `json:"free_threaded"`
 	Debug          bool   `json:"debug"`
+	// Executable is the interpreter's own sys.executable when it differs from Path, as
+	// for a version manager's shim (pyenv's cost over a second per start).
+	Executable string `json:"executable,omitempty"`
+}
+
+// Exec is the file to run: the real interpreter behind a shim, or Path.
+func (ip *Interpreter) Exec() string {
+	if ip.Executable != "" {
+		return ip.Executable
+	}
+	return ip.Path
 }
 
 // Options control where Find looks and what it accepts.
