@@ -19,28 +19,36 @@ import (
 type Package struct {
 	Name string
 	Why  string
+	// Command, when on PATH, meets the need without the package: Node.js from NodeSource
+	// bundles npm and conflicts with Debian's npm package.
+	Command string
 }
 
 // Required lists what `go tool mage deps` installs.
 var Required = []Package{
-	{"gcc", "compiles the sample app's C extension"},
-	{"libc6-dev", "C headers for the sample app's C extension"},
-	{"python3", "runs the bundle in tests"},
-	{"python3-dev", "Python headers for the sample app's C extension"},
-	{"python3-packaging", "cross-checks tag order and markers against Python's packaging"},
-	{"postgresql", "a real PostgreSQL server for the database tests"},
-	{"postgresql-client", "psql, used by the sample app"},
-	{"systemd", "systemd-analyze, systemd-sysusers and systemd-tmpfiles check the shipped unit, sysusers.d and tmpfiles.d files"},
-	{"unzip", "cross-checks the pyz with another zip reader"},
-	{"fakeroot", "builds test .debs with a non-root-owned directory (internal/pkgread)"},
-	{"rpm", "rpmbuild and rpm build and cross-check test .rpms (internal/pkgread)"},
-	{"lintian", "checks the .deb packages against Debian policy"},
-	{"rpmlint", "checks the .rpm packages"},
-	{"git", "GoReleaser and the release read the commit date and tags"},
-	{"createrepo-c", "createrepo_c cross-checks the yum repository's metadata (internal/yumrepo)"},
-	{"ruby", "ruby -c and the formula harness check the rendered Homebrew formula (internal/homebrew)"},
-	{"debootstrap", "makes the Debian 12 root file system the end-to-end tests boot (internal/nspawn, test/e2e)"},
-	{"systemd-container", "systemd-nspawn boots that root to install the packages in a real system (test/e2e)"},
+	{Name: "gcc", Why: "compiles the sample app's C extension"},
+	{Name: "libc6-dev", Why: "C headers for the sample app's C extension"},
+	{Name: "python3", Why: "runs the bundle in tests"},
+	{Name: "python3-dev", Why: "Python headers for the sample app's C extension"},
+	{Name: "python3-packaging", Why: "cross-checks tag order and markers against Python's packaging"},
+	{Name: "postgresql", Why: "a real PostgreSQL server for the database tests"},
+	{Name: "postgresql-client", Why: "psql, used by the sample app"},
+	{Name: "systemd", Why: "systemd-analyze, systemd-sysusers and systemd-tmpfiles check the shipped unit, sysusers.d and tmpfiles.d files"},
+	{Name: "unzip", Why: "cross-checks the pyz with another zip reader"},
+	{Name: "fakeroot", Why: "builds test .debs with a non-root-owned directory (internal/pkgread)"},
+	{Name: "rpm", Why: "rpmbuild and rpm build and cross-check test .rpms (internal/pkgread)"},
+	{Name: "lintian", Why: "checks the .deb packages against Debian policy"},
+	{Name: "rpmlint", Why: "checks the .rpm packages"},
+	{Name: "git", Why: "GoReleaser and the release read the commit date and tags"},
+	{Name: "createrepo-c", Why: "createrepo_c cross-checks the yum repository's metadata (internal/yumrepo)"},
+	{Name: "ruby", Why: "ruby -c and the formula harness check the rendered Homebrew formula (internal/homebrew)"},
+	{Name: "debootstrap", Why: "makes the Debian 12 root file system the end-to-end tests boot (internal/nspawn, test/e2e)"},
+	{Name: "systemd-container", Why: "systemd-nspawn boots that root to install the packages in a real system (test/e2e)"},
+	{Name: "gettext", Why: "msgfmt compiles Mathesar's translation catalogs at build time (internal/msgcompile)"},
+	{Name: "nodejs", Why: "runs Mathesar's front-end build (internal/frontend)", Command: "node"},
+	{Name: "npm", Why: "npm ci && npm run build of mathesar_ui (internal/frontend)", Command: "npm"},
+	{Name: "python3-pip", Why: "pip download fetches the wheels of a real Mathesar build (internal/wheelfetch)"},
+	{Name: "python3-yaml", Why: "PyYAML for the site hook's sso.yml tests (internal/sitehook)"},
 }
 
 // Names returns the package names of pkgs, sorted.
@@ -93,6 +101,24 @@ func missingFrom(out []byte, names []string) []string {
 	return missing
 }
 
+// withoutCommands drops the missing packages whose Command is found on PATH.
+func withoutCommands(missing []string, pkgs []Package, lookPath func(string) (string, error)) []string {
+	command := map[string]string{}
+	for _, p := range pkgs {
+		command[p.Name] = p.Command
+	}
+	var out []string
+	for _, name := range missing {
+		if c := command[name]; c != "" {
+			if _, err := lookPath(c); err == nil {
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
 // InstallCommand is the exact line that installs pkgs.
 func InstallCommand(pkgs []string, root bool) string {
 	prefix := ""
@@ -109,6 +135,7 @@ func Ensure(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	missing = withoutCommands(missing, Required, exec.LookPath)
 	if len(missing) == 0 {
 		return nil
 	}

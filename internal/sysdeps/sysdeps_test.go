@@ -2,8 +2,10 @@ package sysdeps
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +38,20 @@ func TestInstallCommand(t *testing.T) {
 	}
 	if got, want := InstallCommand([]string{"gcc"}, true), "apt-get install -y --no-install-recommends gcc"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestWithoutCommands(t *testing.T) {
+	pkgs := []Package{{Name: "npm", Command: "npm"}, {Name: "gettext"}, {Name: "nodejs", Command: "node"}}
+	onPath := map[string]bool{"npm": true}
+	lookPath := func(c string) (string, error) {
+		if onPath[c] {
+			return "/usr/bin/" + c, nil
+		}
+		return "", errors.New("not found")
+	}
+	got := withoutCommands([]string{"gettext", "nodejs", "npm"}, pkgs, lookPath)
+	if strings.Join(got, " ") != "gettext nodejs" {
+		t.Errorf("withoutCommands = %q, want gettext and nodejs (npm is on PATH)", got)
 	}
 }
