@@ -64,6 +64,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if !snapshot && git.dirty {
 		return nil, fmt.Errorf("HEAD is tagged %s but the tree has uncommitted changes: commit or stash them, or remove the tag to make a snapshot", git.tag)
 	}
+	if !snapshot && o.Pipeline.AllowMissing {
+		return nil, fmt.Errorf("HEAD is tagged %s, so this is a real release, and a release bundles every dependency: unset MATHESAR_ALLOW_MISSING_DEPS (only a snapshot may leave wheels out)", git.tag)
+	}
 	if !snapshot && o.SigningKey == "" {
 		return nil, fmt.Errorf("HEAD is tagged %s, so this is a real release, and a release must be signed: set MATHESAR_SIGNING_KEY to an armored OpenPGP secret key file", git.tag)
 	}

@@ -44,27 +44,31 @@ func git(t *testing.T, dir string, args ...string) {
 
 func TestRunRefuses(t *testing.T) {
 	cases := []struct {
-		name  string
-		setup func(t *testing.T, dir string)
-		key   string
-		want  string
+		name         string
+		setup        func(t *testing.T, dir string)
+		key          string
+		want         string
+		allowMissing bool
 	}{
 		{"dirty tree on a release tag", func(t *testing.T, dir string) {
 			git(t, dir, "tag", "v1.0.0")
 			os.WriteFile(filepath.Join(dir, ".goreleaser.yaml"), []byte("nfpms:\n  - id: x\n    release: \"4\"\n"), 0o644)
-		}, "key.asc", "uncommitted changes"},
+		}, "key.asc", "uncommitted changes", false},
 		{"release without a signing key", func(t *testing.T, dir string) {
 			git(t, dir, "tag", "v1.0.0")
-		}, "", "must be signed: set MATHESAR_SIGNING_KEY"},
+		}, "", "must be signed: set MATHESAR_SIGNING_KEY", false},
+		{"release with missing dependencies allowed", func(t *testing.T, dir string) {
+			git(t, dir, "tag", "v1.0.0")
+		}, "key.asc", "unset MATHESAR_ALLOW_MISSING_DEPS", true},
 		{"no packaging revision", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, ".goreleaser.yaml"), []byte("nfpms:\n  - id: x\n"), 0o644)
-		}, "", "packaging revision"},
+		}, "", "packaging revision", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := gitRepo(t)
 			tc.setup(t, dir)
-			_, err := Run(context.Background(), Options{Pipeline: pipeline.Config{Root: dir}, SigningKey: tc.key, Log: &bytes.Buffer{}})
+			_, err := Run(context.Background(), Options{Pipeline: pipeline.Config{Root: dir, AllowMissing: tc.allowMissing}, SigningKey: tc.key, Log: &bytes.Buffer{}})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Run = %v, want an error mentioning %q", err, tc.want)
 			}
