@@ -42,6 +42,21 @@ func Zipapp(ctx context.Context) error {
 	return err
 }
 
+// Wheels fetches every wheel MATHESAR_SRC's requirements.txt pins, per platform and CPython, into build/wheels (online).
+func Wheels(ctx context.Context) error {
+	mg.CtxDeps(ctx, Deps)
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
+	dir, err := pipeline.FetchWheels(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wheels: %s (builds use it with no network; MATHESAR_WHEELHOUSE=%s makes that explicit)\n", dir, dir)
+	return nil
+}
+
 // Release builds deb, rpm, tarballs, checksums (and signatures with MATHESAR_SIGNING_KEY) into dist/.
 func Release(ctx context.Context) error {
 	mg.CtxDeps(ctx, Deps)

@@ -8,17 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/atomicfile"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/frontend"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/mathesarsrc"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/msgcompile"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pytags"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/sitehook"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/wheelfetch"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/zipapp"
 )
 
@@ -34,7 +38,14 @@ type Config struct {
 	MinMinor        int      // MATHESAR_PYTHON_RANGE, "3.10-3.14"
 	MaxMinor        int
 	SourceDateEpoch int64 // SOURCE_DATE_EPOCH
-	Log             io.Writer
+	SkipFrontend    bool  // MATHESAR_SKIP_FRONTEND=1: pack the front end already built
+	// Python (MATHESAR_PYTHON) runs collectstatic at build time; "" finds a CPython in
+	// the range as the launcher does.
+	Python string
+	// AllowMissing (MATHESAR_ALLOW_MISSING_DEPS=1) packs a bundle without the wheels the
+	// wheelhouse lacks, marked incomplete; the release refuses it for anything but a snapshot.
+	AllowMissing bool
+	Log          io.Writer
 }
 
 // FromEnv reads the build configuration from environment variables.
@@ -43,6 +54,7 @@ func FromEnv(root string, log io.Writer) (Config, error) {
 		Root:       root,
 		Source:     os.Getenv("MATHESAR_SRC"),
 		Wheelhouse: os.Getenv("MATHESAR_WHEELHOUSE"),
+		Python:     os.Getenv("MATHESAR_PYTHON"),
 		Platforms:  DefaultPlatforms,
 		MinMinor:   10,
 		MaxMinor:   14,
@@ -58,6 +70,13 @@ func FromEnv(root string, log io.Writer) (Config, error) {
 		}
 		c.MinMinor, c.MaxMinor = lo, hi
 	}
+	for name, dst := range map[string]*bool{"MATHESAR_SKIP_FRONTEND": &c.SkipFrontend, "MATHESAR_ALLOW_MISSING_DEPS": &c.AllowMissing} {
+		v, err := envBool(name)
+		if err != nil {
+			return c, err
+		}
+		*dst = v
+	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -66,6 +85,19 @@ func FromEnv(root string, log io.Writer) (Config, error) {
 		c.SourceDateEpoch = n
 	}
 	return c, nil
+}
+
+// envBool reads a yes/no switch: unset, "" or "0" is off, "1" is on; anything else is
+// refused rather than guessed.
+func envBool(name string) (bool, error) {
+	switch v := os.Getenv(name); v {
+	case "", "0":
+		return false, nil
+	case "1":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s=%q: set it to 1 to turn it on, or unset it", name, v)
+	}
 }
 
 // ParsePythonRange reads "3.10-3.14" into minor versions.
@@ -90,29 +122,20 @@ func parseMinor(s string) (int, error) {
 	return strconv.Atoi(minor)
 }
 
-var versionRE = regexp.MustCompile(`(?m)^__version__\s*=\s*["']([^"']+)["']`)
-
-// ReadVersion reads __version__ from <app>/mathesar/__init__.py without importing it, as
-// Mathesar keeps that module free of imports for this purpose.
-func ReadVersion(appDir string) (string, error) {
-	p := filepath.Join(appDir, "mathesar", "__init__.py")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return "", fmt.Errorf("read the app version: %w; is %s a Mathesar source tree?", err, appDir)
-	}
-	m := versionRE.FindSubmatch(data)
-	if m == nil {
-		return "", fmt.Errorf("%s has no __version__ = \"...\" line: is %s a Mathesar source tree?", p, appDir)
-	}
-	return string(m[1]), nil
+// Stage is one timed step of a build, for the summary a build prints.
+type Stage struct {
+	Name   string
+	Took   time.Duration
+	Detail string
 }
 
-// Built is what Zipapps made.
+// Built is what BuildZipapps made.
 type Built struct {
-	AppDir  string
+	AppDir  string // the staged app tree that was packed
 	Version string
 	Sample  bool
 	Outputs []string
+	Stages  []Stage
 }
 
 // ZipappPath is where the pyz of one platform is built.
@@ -130,17 +153,77 @@ func Zipapps(ctx context.Context, c Config) ([]string, error) {
 	return b.Outputs, nil
 }
 
-// BuildZipapps is Zipapps, also returning the app's version and source.
+// BuildZipapps runs every stage: source, front end, staging, translations, wheelhouse,
+// static files, then one pyz per platform. Each stage logs its time, and the summary
+// ends the log.
 func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
-	app, wheels, sample, err := c.inputs(ctx)
+	b := &Built{}
+	stage := func(name string, run func() (string, error)) error {
+		start := time.Now()
+		detail, err := run()
+		if err != nil {
+			return err
+		}
+		st := Stage{Name: name, Took: time.Since(start), Detail: detail}
+		b.Stages = append(b.Stages, st)
+		fmt.Fprintf(c.Log, "zipapp: stage %s: %s (%.1fs)\n", name, detail, st.Took.Seconds())
+		return nil
+	}
+	var src string
+	err := stage("source", func() (detail string, err error) {
+		src, b.Sample, err = c.source()
+		if err != nil {
+			return "", err
+		}
+		if b.Version, err = mathesarsrc.Version(src); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s %s", src, b.Version), nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	version, err := ReadVersion(app)
+	if err := stage("frontend", func() (string, error) { return c.frontend(ctx, src) }); err != nil {
+		return nil, err
+	}
+	b.AppDir = filepath.Join(c.Root, "build", "stage", "app")
+	err = stage("stage", func() (string, error) {
+		if err := os.RemoveAll(filepath.Dir(b.AppDir)); err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(filepath.Dir(b.AppDir), 0o755); err != nil {
+			return "", err
+		}
+		st, err := mathesarsrc.Stage(src, b.AppDir)
+		if err != nil {
+			return "", err
+		}
+		detail := fmt.Sprintf("%d files, %.1f MB into %s", st.Files, float64(st.Bytes)/1e6, b.AppDir)
+		if len(st.Excluded) > 0 {
+			detail += "; left out " + strings.Join(st.Excluded, ", ")
+		}
+		return detail, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var outputs []string
+	if err := stage("translations", func() (string, error) { return compileTranslations(ctx, b.AppDir) }); err != nil {
+		return nil, err
+	}
+	var wheels string
+	err = stage("wheels", func() (detail string, err error) {
+		wheels, detail, err = c.wheelhouse(ctx, src, b.Sample)
+		return detail, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = stage("static", func() (string, error) {
+		return c.collectStatic(ctx, b.AppDir, wheels, b.Version, b.Sample)
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range c.Platforms {
 		goos, goarch, ok := strings.Cut(strings.TrimSpace(p), "/")
 		if !ok {
@@ -151,64 +234,183 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 			return nil, fmt.Errorf("platform %q: %w", p, err)
 		}
 		out := ZipappPath(c.Root, goos, goarch)
-		start := time.Now()
-		res, err := zipapp.Build(ctx, zipapp.Options{
-			AppDir:          app,
-			AppName:         "mathesar",
-			Version:         version,
-			Sample:          sample,
-			Wheelhouse:      wheels,
-			Target:          zipapp.Target{Platform: platform, MinMinor: c.MinMinor, MaxMinor: c.MaxMinor},
-			Output:          out,
-			SourceDateEpoch: c.SourceDateEpoch,
-			SiteFiles:       sitehook.Files(),
+		err = stage("pyz "+goos+"/"+goarch, func() (string, error) {
+			res, err := zipapp.Build(ctx, c.zipappOptions(b.AppDir, wheels, b.Version, b.Sample, platform, c.MinMinor, c.MaxMinor, out))
+			if err != nil {
+				return "", err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.Log, "zipapp: warning: %s\n", w)
+			}
+			info, err := os.Stat(out)
+			if err != nil {
+				return "", err
+			}
+			label := ""
+			if b.Sample {
+				label = " (sample app)"
+			}
+			if len(res.Manifest.Incomplete) > 0 {
+				label += " INCOMPLETE"
+			}
+			return fmt.Sprintf("%s %s%s: %d files, %d bytes, build %s", out, b.Version, label, len(res.Manifest.Files), info.Size(), res.Manifest.BuildID[:12]), nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, w := range res.Warnings {
-			fmt.Fprintf(c.Log, "zipapp: warning: %s\n", w)
-		}
-		info, err := os.Stat(out)
+		b.Outputs = append(b.Outputs, out)
+	}
+	fmt.Fprint(c.Log, StageSummary(b.Stages))
+	if len(b.Outputs) > 0 {
+		groups, err := Sizes(b.Outputs[0])
 		if err != nil {
 			return nil, err
 		}
-		label := ""
-		if sample {
-			label = " (sample app)"
-		}
-		fmt.Fprintf(c.Log, "zipapp: %s %s%s: %d files, %d bytes, build %s, %.1fs\n", out, version, label, len(res.Manifest.Files), info.Size(), res.Manifest.BuildID[:12], time.Since(start).Seconds())
-		outputs = append(outputs, out)
+		fmt.Fprintf(c.Log, "zipapp: what %s holds\n%s", b.Outputs[0], SizeTable(groups, 12))
 	}
-	return &Built{AppDir: app, Version: version, Sample: sample, Outputs: outputs}, nil
+	return b, nil
 }
 
-// inputs returns the app tree and wheelhouse to build from: MATHESAR_SRC and
-// MATHESAR_WHEELHOUSE, or the embedded sample app with a wheelhouse made here.
-func (c Config) inputs(ctx context.Context) (app, wheels string, sample bool, err error) {
+// StageSummary renders the stages' times as a small table.
+func StageSummary(stages []Stage) string {
+	var sb strings.Builder
+	var total time.Duration
+	sb.WriteString("zipapp: stage times\n")
+	for _, st := range stages {
+		fmt.Fprintf(&sb, "  %-18s %7.2fs\n", st.Name, st.Took.Seconds())
+		total += st.Took
+	}
+	fmt.Fprintf(&sb, "  %-18s %7.2fs\n", "total", total.Seconds())
+	return sb.String()
+}
+
+func (c Config) zipappOptions(app, wheels, version string, sample bool, platform pytags.Platform, lo, hi int, out string) zipapp.Options {
+	return zipapp.Options{
+		AppDir:          app,
+		AppName:         "mathesar",
+		Version:         version,
+		Sample:          sample,
+		Wheelhouse:      wheels,
+		Target:          zipapp.Target{Platform: platform, MinMinor: lo, MaxMinor: hi},
+		Output:          out,
+		SourceDateEpoch: c.SourceDateEpoch,
+		SiteFiles:       sitehook.Files(),
+		AllowMissing:    c.AllowMissing,
+	}
+}
+
+// source returns the tree to build from: MATHESAR_SRC, checked, or the embedded sample app
+// extracted under build/sample.
+func (c Config) source() (string, bool, error) {
 	if c.Source != "" {
-		if c.Wheelhouse == "" {
-			return "", "", false, errors.New("MATHESAR_SRC is set but MATHESAR_WHEELHOUSE is not: point it at a directory of the wheels requirements.txt pins")
+		src, err := filepath.Abs(c.Source)
+		if err != nil {
+			return "", false, err
 		}
-		return c.Source, c.Wheelhouse, false, nil
+		return src, false, mathesarsrc.Check(src)
 	}
-	base := filepath.Join(c.Root, "build", "sample")
-	app = filepath.Join(base, "app")
-	if err := replaceDir(app, samplewheels.ExtractApp); err != nil {
-		return "", "", false, fmt.Errorf("extract the sample app: %w", err)
+	src := filepath.Join(c.Root, "build", "sample", "app")
+	if err := replaceDir(src, samplewheels.ExtractApp); err != nil {
+		return "", false, fmt.Errorf("extract the sample app: %w", err)
 	}
-	wheels = c.Wheelhouse
-	if wheels == "" {
-		wheels = filepath.Join(base, "wheelhouse")
-		if err := replaceDir(wheels, func(dir string) error {
+	fmt.Fprintf(c.Log, "zipapp: no MATHESAR_SRC set: building the sample app\n")
+	return src, true, nil
+}
+
+// frontend builds mathesar_ui into mathesar/static/mathesar/ in the checkout, as
+// Mathesar's own build does, unless the assets are up to date or MATHESAR_SKIP_FRONTEND.
+func (c Config) frontend(ctx context.Context, src string) (string, error) {
+	ui := filepath.Join(src, mathesarsrc.UIDir)
+	if _, err := os.Stat(ui); errors.Is(err, fs.ErrNotExist) && !c.SkipFrontend {
+		return "skipped: " + src + " has no " + mathesarsrc.UIDir + "/ (the sample app has no front end)", nil
+	}
+	res, err := frontend.Build(ctx, frontend.Options{
+		UIDir: ui, OutDir: filepath.Join(src, filepath.FromSlash(mathesarsrc.UIBuildDir)),
+		Skip: c.SkipFrontend, Log: c.Log,
+	})
+	if err != nil {
+		return "", err
+	}
+	verb := "skipped"
+	if res.Built {
+		verb = "built"
+	}
+	return fmt.Sprintf("%s %d files, %.1f MB (%s)", verb, res.Files, float64(res.Bytes)/1e6, res.Reason), nil
+}
+
+func compileTranslations(ctx context.Context, app string) (string, error) {
+	rels, err := msgcompile.Find(app)
+	if err != nil {
+		return "", err
+	}
+	catalogs, err := msgcompile.Compile(ctx, app, app, rels, "")
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, cat := range catalogs {
+		lang := strings.Split(cat.Rel, "/")[1]
+		parts = append(parts, fmt.Sprintf("%s %d", lang, cat.Messages))
+	}
+	return fmt.Sprintf("%d catalogs compiled to .mo (messages: %s)", len(catalogs), strings.Join(parts, ", ")), nil
+}
+
+// wheelhouse returns the directory of wheels to pack from: MATHESAR_WHEELHOUSE (offline),
+// the sample app's wheelhouse built here, or the wheels pip fetches for every target.
+func (c Config) wheelhouse(ctx context.Context, src string, sample bool) (string, string, error) {
+	if c.Wheelhouse != "" {
+		return c.Wheelhouse, "MATHESAR_WHEELHOUSE=" + c.Wheelhouse + " (offline)", nil
+	}
+	if sample {
+		dir := filepath.Join(c.Root, "build", "sample", "wheelhouse")
+		if err := replaceDir(dir, func(dir string) error {
 			_, err := samplewheels.BuildWheelhouse(ctx, dir, samplewheels.Options{})
 			return err
 		}); err != nil {
-			return "", "", false, fmt.Errorf("build the sample wheelhouse: %w", err)
+			return "", "", fmt.Errorf("build the sample wheelhouse: %w", err)
 		}
+		return dir, "the sample app's wheels, built here", nil
 	}
-	fmt.Fprintf(c.Log, "zipapp: no MATHESAR_SRC set: building the sample app\n")
-	return app, wheels, true, nil
+	res, err := c.fetchWheels(ctx, src)
+	if err != nil {
+		return "", "", err
+	}
+	how := "fetched with pip"
+	if res.Cached {
+		how = "cached"
+	}
+	return res.Dir, fmt.Sprintf("%d wheels in %s (%s)", res.Wheels, res.Dir, how), nil
+}
+
+// FetchWheels is `go tool mage wheels`: it fetches, online, every wheel MATHESAR_SRC's
+// requirements.txt pins for each platform and CPython, into build/wheels/<key>, where
+// later builds find them with no network.
+func FetchWheels(ctx context.Context, c Config) (string, error) {
+	if c.Source == "" {
+		return "", errors.New("no MATHESAR_SRC set: `wheels` fetches the wheels a Mathesar checkout pins; the sample app's wheels are built locally by `zipapp`")
+	}
+	src, _, err := c.source()
+	if err != nil {
+		return "", err
+	}
+	res, err := c.fetchWheels(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	return res.Dir, nil
+}
+
+func (c Config) fetchWheels(ctx context.Context, src string) (wheelfetch.Result, error) {
+	res, err := wheelfetch.Fetch(ctx, wheelfetch.Options{
+		Requirements: filepath.Join(src, "requirements.txt"),
+		CacheRoot:    filepath.Join(c.Root, "build", "wheels"),
+		Platforms:    c.Platforms, MinMinor: c.MinMinor, MaxMinor: c.MaxMinor,
+		AllowMissing: c.AllowMissing, Log: c.Log,
+	})
+	if err != nil {
+		return res, fmt.Errorf("fetch the wheels (set MATHESAR_WHEELHOUSE=dir to build offline from wheels you have): %w", err)
+	}
+	return res, nil
 }
 
 // replaceDir fills a fresh temporary directory and swaps it in for dir, so a stale file

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/mathesarfixture"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
 )
 
 func localABI(t *testing.T, python string) string {
@@ -37,7 +41,7 @@ func TestSamplePyz(t *testing.T) {
 	}
 	root := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Root: root, Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Log: &log}
+	cfg := Config{Root: root, Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &log}
 	outputs, err := Zipapps(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
@@ -46,6 +50,34 @@ func TestSamplePyz(t *testing.T) {
 	pyz := outputs[0]
 	if want := filepath.Join(root, "build", "zipapp", "linux_amd64", "mathesar.pyz"); pyz != want {
 		t.Fatalf("wrote %s, want %s", pyz, want)
+	}
+
+	// The stages' products: compiled catalogs, static files collected at build time and the
+	// site hook, each where the runtime looks for it.
+	groups, err := Sizes(pyz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := zipEntries(t, pyz)
+	var grouped int
+	for _, g := range groups {
+		grouped += g.Files
+	}
+	if grouped != len(entries) {
+		t.Errorf("size groups count %d files, the pyz has %d", grouped, len(entries))
+	}
+	for _, want := range []string{
+		"app/translations/en/LC_MESSAGES/django.mo", "app/static/sample/sample.css",
+		"app/mathesar/static/sample/sample.css", "lib/common/site-packages/_mathesar_site.py",
+	} {
+		if !slices.Contains(entries, want) {
+			t.Errorf("the pyz lacks %s", want)
+		}
+	}
+	for _, stage := range []string{"source", "frontend", "stage", "translations", "wheels", "static", "pyz linux/amd64"} {
+		if !strings.Contains(log.String(), "zipapp: stage "+stage+": ") {
+			t.Errorf("the log does not report stage %q:\n%s", stage, log.String())
+		}
 	}
 
 	out, err := exec.Command(python, pyz, "version").CombinedOutput()
@@ -91,7 +123,7 @@ func TestSamplePyzReproducible(t *testing.T) {
 	}
 	var sums [2][32]byte
 	for i := range sums {
-		cfg := Config{Root: t.TempDir(), Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Log: &bytes.Buffer{}}
+		cfg := Config{Root: t.TempDir(), Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &bytes.Buffer{}}
 		outputs, err := Zipapps(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -146,25 +178,129 @@ func TestParsePythonRange(t *testing.T) {
 	}
 }
 
-func TestReadVersion(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := ReadVersion(dir); err == nil || !strings.Contains(err.Error(), "Mathesar source tree") {
-		t.Errorf("no mathesar/__init__.py: %v", err)
+func TestSourceNotMathesar(t *testing.T) {
+	cfg := Config{Root: t.TempDir(), Source: t.TempDir(), Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Log: &bytes.Buffer{}}
+	_, err := Zipapps(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "is not a Mathesar source tree") || !strings.Contains(err.Error(), "manage.py") {
+		t.Fatalf("MATHESAR_SRC at an empty directory: %v", err)
 	}
-	os.MkdirAll(filepath.Join(dir, "mathesar"), 0o755)
-	os.WriteFile(filepath.Join(dir, "mathesar", "__init__.py"), []byte("# no version here\n"), 0o644)
-	if _, err := ReadVersion(dir); err == nil || !strings.Contains(err.Error(), "__version__") {
-		t.Errorf("no __version__: %v", err)
-	}
-	os.WriteFile(filepath.Join(dir, "mathesar", "__init__.py"), []byte("\"\"\"Mathesar.\"\"\"\n__version__ = '0.10.1'\n"), 0o644)
-	if v, err := ReadVersion(dir); err != nil || v != "0.10.1" {
-		t.Errorf("ReadVersion = %q, %v", v, err)
+	if _, err := os.Stat(filepath.Join(cfg.Root, "build", "zipapp")); err == nil {
+		t.Error("a refused source still produced build/zipapp")
 	}
 }
 
-func TestSourceWithoutWheelhouse(t *testing.T) {
-	cfg := Config{Root: t.TempDir(), Source: t.TempDir(), Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Log: &bytes.Buffer{}}
-	if _, err := Zipapps(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "MATHESAR_WHEELHOUSE") {
-		t.Fatalf("MATHESAR_SRC without a wheelhouse: %v", err)
+func zipEntries(t *testing.T, pyz string) []string {
+	t.Helper()
+	zr, err := zip.OpenReader(pyz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+func TestSizeGroup(t *testing.T) {
+	for entry, want := range map[string]string{
+		"app/static/mathesar/index.js":                         "app/static (collected static files)",
+		"app/mathesar/static/mathesar/index.js":                "app/mathesar/static (front-end build)",
+		"app/mathesar/models/base.py":                          "app/mathesar",
+		"app/manage.py":                                        "app (top-level files)",
+		"lib/common/site-packages/django/__init__.py":          "lib: django",
+		"lib/cp312/site-packages/psycopg_binary/_psycopg.so":   "lib: psycopg_binary",
+		"lib/common/site-packages/Django-4.2.dist-info/RECORD": "lib: wheel metadata and top-level modules",
+		"lib/common/site-packages/six.py":                      "lib: wheel metadata and top-level modules",
+		"lib/common/bin/gunicorn":                              "lib: bin (common)",
+		"manifest.json":                                        "pyz metadata (manifest.json)",
+	} {
+		if got := sizeGroup(entry); got != want {
+			t.Errorf("sizeGroup(%q) = %q, want %q", entry, got, want)
+		}
+	}
+}
+
+// TestMathesarShapedSource builds from a Mathesar-shaped checkout of realistic size
+// (internal/mathesarfixture): the front end is built with npm into the checkout, the
+// catalogs are compiled, static files are collected, and the pyz carries each where
+// Mathesar looks for it, and none of what it must not carry. A second build skips npm.
+func TestMathesarShapedSource(t *testing.T) {
+	for _, tool := range []string{"npm", "msgfmt", "gcc", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found: run `go tool mage deps`", tool)
+		}
+	}
+	src := filepath.Join(t.TempDir(), "mathesar")
+	if _, err := mathesarfixture.Generate(src, mathesarfixture.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	wheels := t.TempDir()
+	if _, err := samplewheels.BuildWheelhouse(context.Background(), wheels, samplewheels.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cfg := Config{Root: t.TempDir(), Source: src, Wheelhouse: wheels, Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &log}
+	built, err := BuildZipapps(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, log.String())
+	}
+	if built.Sample || built.Version != mathesarfixture.DefaultVersion {
+		t.Errorf("built %q (sample %v), want the fixture's version", built.Version, built.Sample)
+	}
+	var stages []string
+	for _, st := range built.Stages {
+		stages = append(stages, st.Name)
+	}
+	if want := "source frontend stage translations wheels static pyz linux/amd64"; strings.Join(stages, " ") != want {
+		t.Errorf("stages %q, want %q", stages, want)
+	}
+	if !strings.Contains(log.String(), "zipapp: stage frontend: built ") || !strings.Contains(log.String(), "frontend: > node build.mjs") {
+		t.Errorf("the first build did not run npm:\n%s", log.String())
+	}
+
+	entries := zipEntries(t, built.Outputs[0])
+	has := func(prefix string) int {
+		n := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, lang := range []string{"en", "es", "fr", "ja"} {
+		if !slices.Contains(entries, "app/translations/"+lang+"/LC_MESSAGES/django.mo") {
+			t.Errorf("no compiled catalog for %s", lang)
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join(src, "mathesar", "static", "mathesar", "manifest.json"))
+	if err != nil {
+		t.Fatalf("the front-end build wrote no manifest into the checkout: %v", err)
+	}
+	for _, prefix := range []string{"app/static/mathesar/assets/index-", "app/mathesar/static/mathesar/assets/index-"} {
+		if has(prefix) < 2 {
+			t.Errorf("the pyz has no %s* (the built front end)", prefix)
+		}
+	}
+	if !slices.Contains(entries, "app/static/mathesar/manifest.json") || !strings.Contains(string(manifest), "assets/index-") {
+		t.Errorf("collected static files lack the Vite manifest")
+	}
+	for _, absent := range []string{"app/mathesar_ui/", "app/docs/", "app/.github/", "app/node_modules/"} {
+		if n := has(absent); n > 0 {
+			t.Errorf("the pyz carries %d files under %s", n, absent)
+		}
+	}
+	if n := has("app/db/"); n < 300 {
+		t.Errorf("the pyz carries %d files of db/, want the fixture's 350", n)
+	}
+
+	log.Reset()
+	if _, err := BuildZipapps(context.Background(), cfg); err != nil {
+		t.Fatalf("second build: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "zipapp: stage frontend: skipped ") || strings.Contains(log.String(), "node build.mjs") {
+		t.Errorf("the second build ran npm again:\n%s", log.String())
 	}
 }
