@@ -30,6 +30,9 @@ func (a *app) appCommand(ctx context.Context, module string, args []string) erro
 	if err != nil {
 		return err
 	}
+	if err := a.requireSecretKey(res); err != nil {
+		return err
+	}
 	p, err := a.prepare(ctx, res)
 	if err != nil {
 		return err

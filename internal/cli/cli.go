@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -234,7 +235,8 @@ type prepared struct {
 	env   []string
 }
 
-// requireSecretKey refuses to start Mathesar without SECRET_KEY: Mathesar would otherwise
+// requireSecretKey refuses to start Mathesar (run, migrate, manage; `python` is a plain
+// interpreter) without SECRET_KEY: Mathesar would otherwise
 // generate one into .secrets/ under the read-only code tree, and a key that changes with
 // each build would make the saved database passwords it encrypts unreadable.
 func (a *app) requireSecretKey(res *config.Resolved) error {
@@ -246,9 +248,6 @@ func (a *app) requireSecretKey(res *config.Resolved) error {
 
 // prepare finds Python, unpacks the bundle for its ABI (once) and composes the environment.
 func (a *app) prepare(ctx context.Context, res *config.Resolved) (*prepared, error) {
-	if err := a.requireSecretKey(res); err != nil {
-		return nil, err
-	}
 	pyz, err := a.layout.RequirePyz()
 	if err != nil {
 		return nil, err
@@ -303,7 +302,7 @@ func (a *app) prepareWarm(ctx context.Context, c *unpackcache.Cache, pyz string,
 
 func (a *app) warnIncomplete(missing []string) {
 	if len(missing) > 0 {
-		fmt.Fprintf(a.stderr, "warning: this bundle was built without %v; features that need them will fail\n", missing)
+		fmt.Fprintf(a.stderr, "warning: this bundle is incomplete, built without %s; features that need them will fail (install a complete release)\n", strings.Join(missing, "; "))
 	}
 }
 

@@ -137,7 +137,7 @@ func prepare(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tree)
 	var log bytes.Buffer
-	cfg := pipeline.Config{Root: tree, Platforms: pipeline.DefaultPlatforms, MinMinor: 10, MaxMinor: 14, Log: &log}
+	cfg := pipeline.Config{Root: tree, Platforms: pipeline.DefaultPlatforms, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &log}
 	if err := releaseInto(ctx, cfg, keyPath, &log, distDir("v1")); err != nil {
 		return err
 	}

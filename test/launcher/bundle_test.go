@@ -2,7 +2,9 @@ package launcher_test
 
 import (
 	"archive/zip"
+	"context"
 	"hash/adler32"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
 )
 
 func TestVersionWithoutPython(t *testing.T) {
@@ -249,5 +254,44 @@ func TestConcurrentFirstRuns(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".tmp-") || (e.IsDir() && e.Name() != manifest.BuildID) {
 			t.Errorf("unexpected %s in the cache", filepath.Join(cache, e.Name()))
 		}
+	}
+}
+
+// TestIncompleteBundle: a snapshot built with MATHESAR_ALLOW_MISSING_DEPS=1 runs, but the
+// launcher says at every start which dependencies are missing, and doctor warns.
+func TestIncompleteBundle(t *testing.T) {
+	requireSuite(t)
+	acct := appUser(t)
+	home := sharedDir(t, acct)
+	wheels := filepath.Join(home, "wheels")
+	paths, err := samplewheels.BuildWheelhouse(context.Background(), wheels, samplewheels.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if strings.Contains(filepath.Base(p), "samplespeedups") {
+			os.Remove(p)
+		}
+	}
+	built, err := pipeline.BuildZipapps(context.Background(), pipeline.Config{
+		Root: filepath.Join(home, "build"), Wheelhouse: wheels, AllowMissing: true,
+		Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pyz := built.Outputs[0]
+	if err := os.Chmod(pyz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := launcher{as: acct, env: userEnv(home)}.with("MATHESAR_PYZ="+pyz, "MATHESAR_CACHE_DIR="+filepath.Join(home, "cache"))
+	const missing = "samplespeedups==1.0.0 (cp310, manylinux_2_28_x86_64)"
+	r := l.run(t, 60*time.Second, "python", "--", "-c", "print('python ran')")
+	if r.code != 0 || !strings.Contains(r.stdout, "python ran") || !strings.Contains(r.stderr, "this bundle is incomplete, built without "+missing) {
+		t.Fatalf("python on an incomplete bundle: want it to run and warn about %s: %s", missing, r)
+	}
+	d := l.run(t, 60*time.Second, "doctor", "--skip", "database,service,port,config")
+	if !regexp.MustCompile(`(?m)^warn\s+bundle\s.*built without samplespeedups==1\.0\.0`).MatchString(d.stdout) {
+		t.Errorf("doctor does not warn about the missing dependency: %s", d)
 	}
 }

@@ -188,3 +188,40 @@ func TestNotSetUpExitsConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSiteFiles: the admin's local.py and sso.yml live beside the config file, not in the
+// read-only code tree, and reach Mathesar through the bundle's site hook.
+func TestSiteFiles(t *testing.T) {
+	requireSuite(t)
+	acct := self(t)
+	home := sharedDir(t, acct)
+	// The database settings point nowhere: `manage check` loads the settings only.
+	cfg := writeConfig(t, home, "SECRET_KEY=abcdefabcdefabcdefabcdefabcdefabcdef\nPOSTGRES_DB=mathesar_django\nPOSTGRES_USER=mathesar\nPOSTGRES_HOST=/nonexistent\n")
+	dir := filepath.Dir(cfg)
+	l := launcher{as: acct, env: userEnv(home)}.with("MATHESAR_CONFIG="+cfg, "MATHESAR_DATA_DIR="+t.TempDir(), "MATHESAR_CACHE_DIR="+t.TempDir())
+	site := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if body == "" {
+			os.Remove(p)
+			return
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if r := l.run(t, 60*time.Second, "manage", "check"); r.code != 0 || !strings.Contains(r.stdout, "no issues") {
+		t.Fatalf("manage check without site files: %s", r)
+	}
+	site("local.py", "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': 'db.sqlite3'}}\n")
+	if r := l.run(t, 60*time.Second, "manage", "check"); r.code == 0 || !strings.Contains(r.stderr, "supports only PostgreSQL") {
+		t.Fatalf("manage check with %s/local.py choosing SQLite: want the settings to refuse it: %s", dir, r)
+	}
+	site("local.py", "")
+	site("sso.yml", "providers: [unclosed\n")
+	r := l.run(t, 60*time.Second, "manage", "check")
+	if r.code != 78 || !strings.Contains(r.stderr, filepath.Join(dir, "sso.yml")) {
+		t.Fatalf("manage check with a broken sso.yml: want exit 78 naming the file: %s", r)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,9 +24,6 @@ import (
 	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgsetup"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pipeline"
-	"github.com/mathesar-foundation/mathesar-packaging/internal/pytags"
-	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
-	"github.com/mathesar-foundation/mathesar-packaging/internal/zipapp"
 )
 
 // The suite's shared artifacts, made once by TestMain.
@@ -117,35 +115,24 @@ func buildArtifacts(tmp string) error {
 		return fmt.Errorf("go build ./cmd/mathesar: %w\n%s", err, out)
 	}
 
-	app := filepath.Join(tmp, "sample", "app")
-	wheels := filepath.Join(tmp, "sample", "wheelhouse")
-	if err := samplewheels.ExtractApp(app); err != nil {
-		return err
-	}
-	if _, err := samplewheels.BuildWheelhouse(ctx, wheels, samplewheels.Options{}); err != nil {
-		return err
-	}
-	version, err := pipeline.ReadVersion(app)
-	if err != nil {
-		return err
-	}
-	platform, err := pytags.DefaultPlatform("linux", "amd64")
-	if err != nil {
-		return err
-	}
-	res, err := zipapp.Build(ctx, zipapp.Options{
-		AppDir:     app,
-		AppName:    "mathesar",
-		Version:    version,
-		Sample:     true,
-		Wheelhouse: wheels,
-		Target:     zipapp.Target{Platform: platform, MinMinor: 10, MaxMinor: 14},
-		Output:     pyzPath,
+	// The bundle is made as `go tool mage zipapp` makes it: translations compiled, static
+	// files collected at build time, the site hook in site-packages.
+	built, err := pipeline.BuildZipapps(ctx, pipeline.Config{
+		Root: filepath.Join(tmp, "sample"), Platforms: []string{"linux/amd64"},
+		MinMinor: 10, MaxMinor: 14, Python: "python3", Log: io.Discard,
 	})
 	if err != nil {
 		return fmt.Errorf("build the sample pyz: %w", err)
 	}
-	manifest = res.Manifest
+	if err := os.Rename(built.Outputs[0], pyzPath); err != nil {
+		return err
+	}
+	b, err := bundle.Open(pyzPath)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	manifest = &b.Manifest
 	return os.Chmod(pyzPath, 0o644)
 }
 

@@ -52,6 +52,10 @@ func TestUserMode(t *testing.T) {
 		t.Errorf("run did not print %q; stdout:\n%s", want, srv.stdout)
 	}
 
+	// Static files come collected in the bundle: nothing was collected at run time, yet
+	// the server has them.
+	waitForPage(t, srv, fmt.Sprintf("http://127.0.0.1:%d/static/sample/sample.css", port), 10*time.Second, "font-family")
+
 	all := processes(t)
 	tree := descendants(all, srv.cmd.Process.Pid)
 	var sawGunicorn bool

@@ -67,7 +67,7 @@ func runWithRelease(m *testing.M) int {
 		return m.Run()
 	}
 	var log bytes.Buffer
-	cfg := pipeline.Config{Root: repoRoot, Platforms: pipeline.DefaultPlatforms, MinMinor: 10, MaxMinor: 14, Log: &log}
+	cfg := pipeline.Config{Root: repoRoot, Platforms: pipeline.DefaultPlatforms, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &log}
 	result, err = release.Run(context.Background(), release.Options{Pipeline: cfg, SigningKey: keyPath, Log: &log})
 	if err != nil {
 		setupErr = fmt.Errorf("release: %v\n%s", err, log.String())
