@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -266,9 +267,22 @@ func TestOpenRejects(t *testing.T) {
 		{
 			name: "newer schema",
 			edit: func(t *testing.T, es []ZipEntry) []ZipEntry {
-				return editManifest(t, es, true, func(m *Manifest) { m.Schema = 2 })
+				return editManifest(t, es, true, func(m *Manifest) { m.Schema = SchemaVersion + 1 })
 			},
-			want: "manifest.json has schema 2 but this launcher reads schema 1",
+			want: fmt.Sprintf("manifest.json has schema %d but this launcher reads schema %d", SchemaVersion+1, SchemaVersion),
+		},
+		{
+			name: "a shared entry listed with another digest",
+			edit: func(t *testing.T, es []ZipEntry) []ZipEntry {
+				return editManifest(t, es, true, func(m *Manifest) {
+					i := slices.IndexFunc(m.Files, func(f File) bool { return f.Path == "app/manage.py" })
+					f := m.Files[i]
+					f.Target += ".copy"
+					f.SHA256 = strings.Repeat("0", 64)
+					m.Files = append(m.Files, f)
+				})
+			},
+			want: "lists app/manage.py twice with different contents",
 		},
 		{
 			name: "no manifest",

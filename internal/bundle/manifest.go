@@ -5,8 +5,9 @@ package bundle
 // ManifestName is the zip path of the manifest inside a pyz.
 const ManifestName = "manifest.json"
 
-// SchemaVersion is the manifest format this code writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the manifest format this code writes and reads. Version 2 lets several
+// files with identical contents share one zip entry (a File's Path may repeat).
+const SchemaVersion = 2
 
 // CommonABI is the ABI value of files that every CPython in the range shares.
 const CommonABI = "common"
@@ -69,7 +70,8 @@ type Wheel struct {
 
 // File is one file of the pyz other than __main__.py and the manifest.
 type File struct {
-	Path   string `json:"path"`   // zip path, e.g. lib/cp311/site-packages/x.so
+	Path string `json:"path"` // zip path, e.g. lib/cp311/site-packages/x.so; may be shared
+
 	Target string `json:"target"` // path under the unpacked tree, e.g. site-packages/x.so
 	ABI    string `json:"abi"`    // CommonABI or an ABI such as cp311
 	Size   int64  `json:"size"`

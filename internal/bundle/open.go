@@ -137,15 +137,19 @@ func (b *Bundle) load() error {
 		return err
 	}
 	b.entries = make([]*zip.File, len(m.Files))
-	listed := make(map[string]bool, len(m.Files))
+	listed := make(map[string]File, len(m.Files))
 	for i, f := range m.Files {
 		if err := b.checkFile(f); err != nil {
 			return err
 		}
-		if listed[f.Path] {
-			return b.damaged("%s lists %s twice", ManifestName, f.Path)
+		// Files with the same contents may share one zip entry (schema 2), but never with
+		// differing digests, sizes, modes or ABIs.
+		if first, dup := listed[f.Path]; dup {
+			if first.SHA256 != f.SHA256 || first.Size != f.Size || first.Mode != f.Mode || first.ABI != f.ABI {
+				return b.damaged("%s lists %s twice with different contents", ManifestName, f.Path)
+			}
 		}
-		listed[f.Path] = true
+		listed[f.Path] = f
 		zf, ok := byName[f.Path]
 		if !ok {
 			return b.damaged("%s is listed in %s but missing from the zip", f.Path, ManifestName)
@@ -156,7 +160,7 @@ func (b *Bundle) load() error {
 		b.entries[i] = zf
 	}
 	for _, zf := range b.zr.File {
-		if zf.Name != MainName && zf.Name != ManifestName && !listed[zf.Name] {
+		if _, ok := listed[zf.Name]; !ok && zf.Name != MainName && zf.Name != ManifestName {
 			return b.damaged("the zip holds %s, which %s does not list", zf.Name, ManifestName)
 		}
 	}

@@ -55,11 +55,23 @@ func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed
 		m.Files = append(m.Files, bundle.File{Path: zipPath, Target: target, ABI: abi, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Mode: mode})
 		entries = append(entries, entry{name: zipPath, mode: mode, data: data})
 	}
+	stored := map[[sha256.Size]byte]string{} // contents and mode -> zip path already holding them
 	for _, f := range appFiles {
 		data, err := os.ReadFile(f.abs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read app file %s: %w", f.abs, err)
 		}
+		if !shareable(f.rel, data) {
+			add("app/"+f.rel, "app/"+f.rel, bundle.CommonABI, f.mode, data)
+			continue
+		}
+		key := sha256.Sum256(append(data, byte(f.mode>>6)))
+		if zipPath, ok := stored[key]; ok {
+			sum := sha256.Sum256(data)
+			m.Files = append(m.Files, bundle.File{Path: zipPath, Target: "app/" + f.rel, ABI: bundle.CommonABI, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Mode: f.mode})
+			continue
+		}
+		stored[key] = "app/" + f.rel
 		add("app/"+f.rel, "app/"+f.rel, bundle.CommonABI, f.mode, data)
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.SiteFiles)) {
@@ -98,6 +110,18 @@ func (o *Options) plan(appFiles []appFile, trees map[string]map[string]installed
 		return nil, nil, err
 	}
 	return m, entries, nil
+}
+
+// minShared is the size from which identical app files share one zip entry. Static files
+// are the case that matters: the front end's build output sits both in the app tree and
+// among the collected static files, and Django's hashed copies repeat the originals.
+const minShared = 1024
+
+// shareable reports whether an app file may be stored once for several paths. Python
+// modules never are: `python3 mathesar.pyz` imports from the zip itself, where each
+// module must stand at its own path.
+func shareable(rel string, data []byte) bool {
+	return len(data) >= minShared && !strings.HasSuffix(rel, ".py")
 }
 
 func (o *Options) checkLimits(entries []entry) error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -423,5 +424,58 @@ func TestAllowMissing(t *testing.T) {
 	}
 	if strings.Contains(names, "lib/cp311/site-packages/native") {
 		t.Errorf("the pyz holds native for cp311, which has no wheel:\n%s", names)
+	}
+}
+
+// TestIdenticalAppFilesShareAnEntry: the front end's build output and its collected copy
+// are stored once, yet both paths unpack; Python modules and small files keep their own.
+func TestIdenticalAppFilesShareAnEntry(t *testing.T) {
+	wheels := t.TempDir()
+	pureWheel(t, wheels, "purelib", "1.0")
+	app := testApp(t, "purelib==1.0\n")
+	asset := strings.Repeat("console.log('built');\n", 100)
+	module := strings.Repeat("# same module\n", 100)
+	write(t, filepath.Join(app, "mathesar", "static", "mathesar", "index.js"), asset, 0o644)
+	write(t, filepath.Join(app, "static", "mathesar", "index.js"), asset, 0o644)
+	write(t, filepath.Join(app, "static", "mathesar", "run.sh"), asset, 0o755) // another mode: its own entry
+	write(t, filepath.Join(app, "a", "same.py"), module, 0o644)
+	write(t, filepath.Join(app, "b", "same.py"), module, 0o644)
+	write(t, filepath.Join(app, "a", "tiny.txt"), "x", 0o644)
+	write(t, filepath.Join(app, "b", "tiny.txt"), "x", 0o644)
+	res, out, err := build(t, app, wheels, linuxTarget(t, 10, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := zipNames(t, out)
+	for _, want := range []string{"app/mathesar/static/mathesar/index.js", "app/static/mathesar/run.sh", "app/a/same.py", "app/b/same.py", "app/a/tiny.txt", "app/b/tiny.txt"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the pyz lacks its own entry %s", want)
+		}
+	}
+	if slices.Contains(names, "app/static/mathesar/index.js") {
+		t.Error("the collected copy of index.js has an entry of its own, want it to share the first")
+	}
+	var shared bundle.File
+	for _, f := range res.Manifest.Files {
+		if f.Target == "app/static/mathesar/index.js" {
+			shared = f
+		}
+	}
+	if shared.Path != "app/mathesar/static/mathesar/index.js" {
+		t.Fatalf("app/static/mathesar/index.js is stored at %q, want the shared entry", shared.Path)
+	}
+	b, err := bundle.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dest := filepath.Join(t.TempDir(), "tree")
+	if err := b.Extract(context.Background(), "cp310", dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"app/mathesar/static/mathesar/index.js", "app/static/mathesar/index.js"} {
+		if got, err := os.ReadFile(filepath.Join(dest, rel)); err != nil || string(got) != asset {
+			t.Errorf("unpacked %s: %v (%d bytes), want the asset", rel, err, len(got))
+		}
 	}
 }
