@@ -260,7 +260,7 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 		}
 		b.Outputs = append(b.Outputs, out)
 	}
-	fmt.Fprint(c.Log, StageSummary(b.Stages))
+	fmt.Fprint(c.Log, StageSummary("zipapp", b.Stages))
 	if len(b.Outputs) > 0 {
 		groups, err := Sizes(b.Outputs[0])
 		if err != nil {
@@ -271,11 +271,11 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 	return b, nil
 }
 
-// StageSummary renders the stages' times as a small table.
-func StageSummary(stages []Stage) string {
+// StageSummary renders the stages' times as a small table headed "<prefix>: stage times".
+func StageSummary(prefix string, stages []Stage) string {
 	var sb strings.Builder
 	var total time.Duration
-	sb.WriteString("zipapp: stage times\n")
+	sb.WriteString(prefix + ": stage times\n")
 	for _, st := range stages {
 		fmt.Fprintf(&sb, "  %-18s %7.2fs\n", st.Name, st.Took.Seconds())
 		total += st.Took

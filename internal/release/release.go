@@ -90,7 +90,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		"MATHESAR_MTIME=" + time.Unix(o.Pipeline.SourceDateEpoch, 0).UTC().Format(time.RFC3339),
 		"MATHESAR_COMMIT=" + git.shortCommit,
 	}
-	if err := prepareInputs(ctx, root, built, o, pkgRelease, env); err != nil {
+	stages := slices.Clone(built.Stages)
+	timed := func(name string, run func() error) error {
+		start := time.Now()
+		if err := run(); err != nil {
+			return err
+		}
+		stages = append(stages, pipeline.Stage{Name: name, Took: time.Since(start)})
+		return nil
+	}
+	err = timed("package inputs", func() error { return prepareInputs(ctx, root, built, o, pkgRelease, env) })
+	if err != nil {
 		return nil, err
 	}
 	args := []string{"tool", "-modfile=tools/go.mod", "goreleaser", "release", "--clean", "--snapshot"}
@@ -100,20 +110,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		env = append(env, "MATHESAR_SIGNING_KEY="+o.SigningKey)
 	}
 	fmt.Fprintf(o.Log, "release: goreleaser %s for Mathesar %s-%s (snapshot=%t)\n", GoReleaserVersion, built.Version, pkgRelease, snapshot)
-	if err := runIn(ctx, root, env, o.Log, "go", args...); err != nil {
-		return nil, fmt.Errorf("goreleaser: %w", err)
-	}
-	if o.SigningKey != "" {
-		if err := signChecksums(root, o); err != nil {
-			return nil, err
+	err = timed("goreleaser", func() error {
+		if err := runIn(ctx, root, env, o.Log, "go", args...); err != nil {
+			return fmt.Errorf("goreleaser: %w", err)
 		}
-	}
-	artifacts, err := publish(root, built, o.SigningKey != "", func(stage string) error {
-		return addRepositories(ctx, root, stage, o)
+		if o.SigningKey != "" {
+			return signChecksums(root, o)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	var artifacts []string
+	err = timed("repositories", func() (err error) {
+		artifacts, err = publish(root, built, o.SigningKey != "", func(stage string) error {
+			return addRepositories(ctx, root, stage, o)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(o.Log, pipeline.StageSummary("release", stages))
 	return &Result{Version: built.Version, Snapshot: snapshot, Artifacts: artifacts}, nil
 }
 
