@@ -110,11 +110,7 @@ func TestFetchFailureLeavesNoWheelhouse(t *testing.T) {
 // TestFetchKeepsNoPartialDirectory: a directory under the key's name without the
 // completion marker (a crash of an older fetch, a hand-made copy) is never used as is.
 func TestFetchKeepsNoPartialDirectory(t *testing.T) {
-	requirePip(t)
-	wheels := t.TempDir()
-	buildDists(t, wheels, testDists)
-	ix := serveIndex(t, wheels, false)
-	usePipIndex(t, ix.url)
+	startTestIndex(t)
 	o := testOptions(t, "ok", nil)
 	o.Platforms, o.MinMinor = []string{"linux/amd64"}, 11
 	key, err := Key(o)

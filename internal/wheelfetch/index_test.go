@@ -173,3 +173,14 @@ func usePipIndex(t *testing.T, url string) {
 	t.Setenv("PIP_TIMEOUT", "15")
 	t.Setenv("PIP_DEFAULT_TIMEOUT", "15")
 }
+
+// startTestIndex serves testDists as the package index pip uses for the rest of the test.
+func startTestIndex(t *testing.T) *index {
+	t.Helper()
+	requirePip(t)
+	wheels := t.TempDir()
+	buildDists(t, wheels, testDists)
+	ix := serveIndex(t, wheels, false)
+	usePipIndex(t, ix.url)
+	return ix
+}

@@ -69,11 +69,7 @@ func assertNoWheelhouse(t *testing.T, root string) {
 }
 
 func TestFetchDownloadsEveryTarget(t *testing.T) {
-	requirePip(t)
-	wheels := t.TempDir()
-	buildDists(t, wheels, testDists)
-	ix := serveIndex(t, wheels, false)
-	usePipIndex(t, ix.url)
+	ix := startTestIndex(t)
 	var log bytes.Buffer
 	o := testOptions(t, "ok", &log)
 
@@ -142,11 +138,7 @@ func TestFetchDownloadsEveryTarget(t *testing.T) {
 }
 
 func TestFetchReportsAllMissing(t *testing.T) {
-	requirePip(t)
-	wheels := t.TempDir()
-	buildDists(t, wheels, testDists)
-	ix := serveIndex(t, wheels, false)
-	usePipIndex(t, ix.url)
+	startTestIndex(t)
 	var log bytes.Buffer
 	o := testOptions(t, "missing", &log)
 
