@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgsetup"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/portcheck"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pyfind"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/sitehook"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/svcuser"
 )
 
@@ -29,7 +31,7 @@ type checkResult struct {
 }
 
 // doctorChecks are the checks in report order; --skip takes these names.
-var doctorChecks = []string{"python", "bundle", "config", "database", "port", "service", "cache"}
+var doctorChecks = []string{"python", "bundle", "config", "site", "database", "port", "service", "cache"}
 
 func (a *app) doctorCommand() *cobra.Command {
 	var skip []string
@@ -120,6 +122,7 @@ func (a *app) doctor(ctx context.Context, skip []string) []checkResult {
 	})
 	add("bundle", func() checkResult { return bundleResult })
 	add("config", func() checkResult { return a.checkConfig(res, resErr) })
+	add("site", a.checkSiteFiles)
 	add("database", func() checkResult {
 		if resErr != nil {
 			return fail("cannot read the settings", "")
@@ -229,6 +232,58 @@ func (a *app) checkConfig(res *config.Resolved, resErr error) checkResult {
 		return fail(err.Error(), "")
 	}
 	return ok(fmt.Sprintf("%s (mode %04o) has SECRET_KEY", path, info.Mode().Perm()))
+}
+
+// checkSiteFiles looks at the admin's sso.yml, file_storage.yml and local.py beside the
+// config file: they often hold secrets, and the service must be able to read them.
+func (a *app) checkSiteFiles() checkResult {
+	dir := filepath.Dir(a.layout.ConfigFile)
+	var present []string
+	for _, name := range sitehook.AdminFiles {
+		p := filepath.Join(dir, name)
+		info, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fail(err.Error(), "")
+		}
+		if err := a.serviceCanRead(info); err != nil {
+			return fail(fmt.Sprintf("%s: %v", p, err), fmt.Sprintf("sudo chgrp %s %s && sudo chmod 0640 %s", ServiceAccount, p, p))
+		}
+		if err := config.CheckPermissions(p); err != nil {
+			return checkResult{status: "warn", detail: err.Error()}
+		}
+		present = append(present, name)
+	}
+	if len(present) == 0 {
+		return ok(fmt.Sprintf("none in %s (optional: %s)", dir, strings.Join(sitehook.AdminFiles, ", ")))
+	}
+	return ok(fmt.Sprintf("%s in %s", strings.Join(present, ", "), dir))
+}
+
+// serviceCanRead tells whether the service account of a system install may read a file;
+// a user install runs as its owner.
+func (a *app) serviceCanRead(info os.FileInfo) error {
+	if a.layout.Mode != layout.System {
+		return nil
+	}
+	acct, err := svcuser.Lookup(ServiceAccount)
+	if err != nil {
+		return nil // no service account, no service to read it
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	perm := info.Mode().Perm()
+	switch {
+	case int(st.Uid) == acct.UID && perm&0o400 != 0,
+		slices.Contains(acct.Groups, int(st.Gid)) && perm&0o040 != 0,
+		perm&0o004 != 0:
+		return nil
+	}
+	return fmt.Errorf("the %s user cannot read it (owner %d:%d, mode %04o), so Mathesar will not start", ServiceAccount, st.Uid, st.Gid, perm)
 }
 
 func databaseFix(ci *pgsetup.ConnInfo, m layout.Mode) string {

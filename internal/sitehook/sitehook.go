@@ -9,6 +9,9 @@ import _ "embed"
 // Module is the module's import name; the launcher's bootstrap imports it.
 const Module = "_mathesar_site"
 
+// AdminFiles are the files the hook reads from the configuration directory.
+var AdminFiles = []string{"sso.yml", "file_storage.yml", "local.py"}
+
 //go:embed _mathesar_site.py
 var source []byte
 

@@ -251,3 +251,13 @@ var findInterpreter = sync.OnceValue(func() string {
 	}
 	return strings.TrimSpace(string(out))
 })
+
+// TestAdminFilesMatchTheHook keeps the Go list (for doctor) and the hook's own in step.
+func TestAdminFilesMatchTheHook(t *testing.T) {
+	src := string(sitehook.Files()[sitehook.Module+".py"])
+	for _, name := range sitehook.AdminFiles {
+		if !strings.Contains(src, `"`+name+`"`) {
+			t.Errorf("the hook does not read %s, which AdminFiles lists", name)
+		}
+	}
+}

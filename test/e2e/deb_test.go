@@ -190,7 +190,13 @@ func (b *box) sources(t *testing.T, v string) {
 // answers 200, and returns the body.
 func (b *box) get(t *testing.T) string {
 	t.Helper()
-	url := "http://127.0.0.1:" + strconv.Itoa(b.port) + "/"
+	return b.getPath(t, "/")
+}
+
+// getPath is get for another path of the server.
+func (b *box) getPath(t *testing.T, path string) string {
+	t.Helper()
+	url := "http://127.0.0.1:" + strconv.Itoa(b.port) + path
 	deadline := time.Now().Add(60 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
@@ -284,6 +290,13 @@ func caseFreshInstall(t *testing.T, b *box) {
 	}
 	if body := b.get(t); !strings.Contains(body, seedRow) {
 		t.Errorf("the page does not show the seed row %q:\n%.500s", seedRow, body)
+	}
+	// Static files were collected when the bundle was built; the install collected none.
+	if css := b.getPath(t, "/static/sample/sample.css"); !strings.Contains(css, "font-family") {
+		t.Errorf("GET /static/sample/sample.css = %.200q, want the stylesheet the bundle carries", css)
+	}
+	if strings.Contains(r.Combined(), "static file") && !strings.Contains(r.Combined(), "Skipping static collection") {
+		t.Errorf("the install collected static files into the read-only code tree:\n%s", r.Combined())
 	}
 }
 

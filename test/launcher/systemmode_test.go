@@ -173,10 +173,32 @@ func TestSystemMode(t *testing.T) {
 		if d.code != 0 {
 			t.Errorf("doctor: want exit 0")
 		}
-		for _, check := range []string{"python", "bundle", "config", "database", "cache"} {
+		for _, check := range []string{"python", "bundle", "config", "site", "database", "cache"} {
 			if !regexp.MustCompile(`(?m)^ok\s+` + check + `\s`).MatchString(d.stdout) {
 				t.Errorf("doctor does not report ok for %s", check)
 			}
+		}
+	})
+
+	t.Run("site file the service cannot read", func(t *testing.T) {
+		sso := filepath.Join(filepath.Dir(configFile), "sso.yml")
+		if err := os.WriteFile(sso, []byte("version: 2\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(sso)
+		d := l.run(t, 60*time.Second, "doctor", "--skip", "database,port,service")
+		if d.code != 1 || !regexp.MustCompile(`(?m)^FAIL\s+site\s+.*sso\.yml: the mathesar user cannot read it`).MatchString(d.stdout) || !strings.Contains(d.stdout, "fix: sudo chgrp mathesar "+sso) {
+			t.Errorf("doctor with a root-only sso.yml: want FAIL site with the chgrp fix:\n%s", d.stdout)
+		}
+		if err := os.Chown(sso, 0, svc.gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(sso, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		d = l.run(t, 60*time.Second, "doctor", "--skip", "database,port,service")
+		if !regexp.MustCompile(`(?m)^ok\s+site\s+sso\.yml in `).MatchString(d.stdout) {
+			t.Errorf("doctor after chgrp mathesar && chmod 0640: want ok site:\n%s", d.stdout)
 		}
 	})
 
