@@ -155,6 +155,7 @@ type resolution struct {
 // missingWheel is a pinned distribution with no wheel for one ABI of the target.
 type missingWheel struct {
 	name, version, abi string
+	spec               string // for a dependency no pin names: what its dependents ask for
 	platform           string
 	available          []string // tags of the wheels the wheelhouse has for this version
 }
@@ -170,6 +171,8 @@ type resolver struct {
 	missing  []missingWheel
 	problems []error
 	warnings []string
+	// allowMissing records an unpinned dependency with no wheel as missing, not a problem.
+	allowMissing bool
 }
 
 type constraint struct {
@@ -292,6 +295,14 @@ func (r *resolver) choose(name string, cons []constraint) (*wheel.Wheel, bool) {
 			}
 		}
 		if !found {
+			if r.allowMissing {
+				specs := make([]string, len(cons))
+				for i, c := range cons {
+					specs[i] = c.spec
+				}
+				r.missing = append(r.missing, missingWheel{name: name, spec: strings.Join(specs, ","), abi: r.target.abi, platform: r.target.platform.PlatformTags()[0]})
+				return nil, false
+			}
 			r.problems = append(r.problems, fmt.Errorf("no wheel of %s for %s on %s satisfies %s; add one to the wheelhouse or pin %s in requirements.txt", name, r.target.abi, r.target.platform.OS+"/"+r.target.platform.Arch, describe(cons), name))
 			return nil, false
 		}

@@ -217,7 +217,7 @@ func resolveAll(wh *wheelhouse, lines []pyreq.Line, t Target, allowMissing bool)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		r := &resolver{wh: wh, target: at, pins: pins}
+		r := &resolver{wh: wh, target: at, pins: pins, allowMissing: allowMissing}
 		out = append(out, r.resolve(lines))
 		missing = append(missing, r.missing...)
 		for _, p := range r.problems {
@@ -245,6 +245,9 @@ func listMissing(missing []missingWheel, t Target) []string {
 	where := map[string][]string{}
 	for _, m := range missing {
 		key := pyreq.NormalizeName(m.name) + "==" + m.version
+		if m.spec != "" {
+			key = pyreq.NormalizeName(m.name) + m.spec
+		}
 		if m.abi == "" {
 			for _, abi := range t.ABIs() {
 				where[key] = append(where[key], "("+abi+", "+t.Platform.PlatformTags()[0]+")")

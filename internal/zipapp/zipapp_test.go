@@ -395,8 +395,9 @@ func hasName(list []string, s string) bool {
 func TestAllowMissing(t *testing.T) {
 	wheels := t.TempDir()
 	pureWheel(t, wheels, "present", "1.0")
+	pureWheel(t, wheels, "needy", "1.0", "helperdep>=2")
 	nativeWheel(t, wheels, "native", "2.0", "cp310-cp310-manylinux_2_17_x86_64")
-	app := testApp(t, "present==1.0\nnative==2.0\nabsent==3.0\n")
+	app := testApp(t, "present==1.0\nnative==2.0\nabsent==3.0\nneedy==1.0\n")
 	target := linuxTarget(t, 10, 11)
 	if _, _, err := build(t, app, wheels, target); err == nil || !strings.Contains(err.Error(), "absent==3.0") || !strings.Contains(err.Error(), "(cp311, manylinux_2_28_x86_64)") || !strings.Contains(err.Error(), "MATHESAR_ALLOW_MISSING_DEPS=1") {
 		t.Fatalf("build without AllowMissing: err = %v, want every missing wheel named and the option mentioned", err)
@@ -408,6 +409,7 @@ func TestAllowMissing(t *testing.T) {
 	}
 	want := []string{
 		"absent==3.0 (cp310, manylinux_2_28_x86_64) (cp311, manylinux_2_28_x86_64)",
+		"helperdep>=2 (cp310, manylinux_2_28_x86_64) (cp311, manylinux_2_28_x86_64)",
 		"native==2.0 (cp311, manylinux_2_28_x86_64)",
 	}
 	if strings.Join(res.Manifest.Incomplete, "\n") != strings.Join(want, "\n") {
@@ -417,7 +419,7 @@ func TestAllowMissing(t *testing.T) {
 		t.Errorf("warnings %q do not say the bundle is incomplete", res.Warnings)
 	}
 	names := strings.Join(zipNames(t, out), "\n")
-	for _, want := range []string{"lib/common/site-packages/present/__init__.py", "lib/cp310/site-packages/native/_native.so"} {
+	for _, want := range []string{"lib/common/site-packages/present/__init__.py", "lib/common/site-packages/needy/__init__.py", "lib/cp310/site-packages/native/_native.so"} {
 		if !strings.Contains(names, want) {
 			t.Errorf("the incomplete pyz lacks %s:\n%s", want, names)
 		}
