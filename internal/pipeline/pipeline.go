@@ -22,6 +22,7 @@ import (
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pytags"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/samplewheels"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/sitehook"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/srcfetch"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/wheelfetch"
 	"github.com/mathesar-foundation/mathesar-packaging/internal/zipapp"
 )
@@ -171,7 +172,7 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 	}
 	var src string
 	err := stage("source", func() (detail string, err error) {
-		src, b.Sample, err = c.source()
+		src, b.Sample, err = c.source(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -299,9 +300,30 @@ func (c Config) zipappOptions(app, wheels, version string, sample bool, platform
 	}
 }
 
-// source returns the tree to build from: MATHESAR_SRC, checked, or the embedded sample app
-// extracted under build/sample.
-func (c Config) source() (string, bool, error) {
+// PinnedSource is the MATHESAR_SRC value that builds the release pinned in
+// packaging/mathesar-source.json, downloaded and verified, instead of a checkout.
+const PinnedSource = "pinned"
+
+// source returns the tree to build from: the pinned release, MATHESAR_SRC, checked, or the
+// embedded sample app extracted under build/sample.
+func (c Config) source(ctx context.Context) (string, bool, error) {
+	if c.Source == PinnedSource {
+		pin, err := srcfetch.LoadPin(filepath.Join(c.Root, srcfetch.PinFile))
+		if err != nil {
+			return "", false, err
+		}
+		pin.File = srcfetch.PinFile
+		dir, cached, err := srcfetch.Fetch(ctx, pin, srcfetch.Options{CacheRoot: filepath.Join(c.Root, "build", "source"), Log: c.Log})
+		if err != nil {
+			return "", false, fmt.Errorf("MATHESAR_SRC=%s: %w", PinnedSource, err)
+		}
+		how := "downloaded and verified"
+		if cached {
+			how = "cached"
+		}
+		fmt.Fprintf(c.Log, "zipapp: Mathesar %s from %s (%s): %s\n", pin.Version, pin.URL, how, dir)
+		return dir, false, mathesarsrc.Check(dir)
+	}
 	if c.Source != "" {
 		src, err := filepath.Abs(c.Source)
 		if err != nil {
@@ -389,7 +411,7 @@ func FetchWheels(ctx context.Context, c Config) (string, error) {
 	if c.Source == "" {
 		return "", errors.New("no MATHESAR_SRC set: `wheels` fetches the wheels a Mathesar checkout pins; the sample app's wheels are built locally by `zipapp`")
 	}
-	src, _, err := c.source()
+	src, _, err := c.source(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -1,16 +1,23 @@
 package pipeline
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/adler32"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/bundle"
@@ -319,4 +326,111 @@ func TestMathesarShapedSource(t *testing.T) {
 	if !strings.Contains(log.String(), "zipapp: stage frontend: skipped ") || strings.Contains(log.String(), "node build.mjs") {
 		t.Errorf("the second build ran npm again:\n%s", log.String())
 	}
+}
+
+// TestPinnedSource: MATHESAR_SRC=pinned builds the release packaging/mathesar-source.json
+// pins, fetched over HTTP and verified, and refuses a pin without a digest.
+func TestPinnedSource(t *testing.T) {
+	for _, tool := range []string{"npm", "msgfmt", "gcc", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found: run `go tool mage deps`", tool)
+		}
+	}
+	tree := filepath.Join(t.TempDir(), "mathesar")
+	if _, err := mathesarfixture.Generate(tree, mathesarfixture.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	tarball := tarGz(t, tree, "mathesar-"+mathesarfixture.DefaultVersion)
+	sum := sha256.Sum256(tarball)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write(tarball)
+	}))
+	defer srv.Close()
+	wheels := t.TempDir()
+	if _, err := samplewheels.BuildWheelhouse(context.Background(), wheels, samplewheels.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	pin := func(digest string) {
+		t.Helper()
+		data := fmt.Sprintf(`{"version": %q, "url": %q, "sha256": %q}`, mathesarfixture.DefaultVersion, srv.URL+"/mathesar.tar.gz", digest)
+		if err := os.MkdirAll(filepath.Join(root, "packaging"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "packaging", "mathesar-source.json"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log bytes.Buffer
+	cfg := Config{Root: root, Source: PinnedSource, Wheelhouse: wheels, Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Python: "python3", Log: &log}
+
+	pin("")
+	if _, err := BuildZipapps(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "packaging/mathesar-source.json pins Mathesar "+mathesarfixture.DefaultVersion+" without a sha256") {
+		t.Fatalf("a pin without sha256: %v", err)
+	}
+	if requests.Load() != 0 {
+		t.Errorf("a pin without sha256 made %d requests, want none", requests.Load())
+	}
+
+	pin(hex.EncodeToString(sum[:]))
+	built, err := BuildZipapps(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("build the pinned source: %v\n%s", err, log.String())
+	}
+	if built.Version != mathesarfixture.DefaultVersion || !strings.Contains(log.String(), "(downloaded and verified)") {
+		t.Errorf("built %q; log:\n%s", built.Version, log.String())
+	}
+	if _, err := BuildZipapps(context.Background(), cfg); err != nil || requests.Load() != 1 {
+		t.Errorf("second build: %v, %d requests in all, want the cached source and one request", err, requests.Load())
+	}
+}
+
+// tarGz packs dir as a GitHub source archive does: every path under one top directory.
+func tarGz(t *testing.T, dir, top string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		hdr, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		hdr.Name = path.Join(top, filepath.ToSlash(rel))
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(data)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
