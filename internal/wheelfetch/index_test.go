@@ -24,6 +24,7 @@ type dist struct {
 	name, version string
 	tags          []string
 	requires      []string
+	extras        []string // Provides-Extra
 }
 
 // testDists is the test index. Decoys (other CPythons, architectures, too-new glibc or
@@ -64,14 +65,14 @@ func buildDists(t *testing.T, dir string, dists []dist) {
 	t.Helper()
 	for _, d := range dists {
 		files := map[string]string{d.name + "/__init__.py": "VERSION = " + fmt.Sprintf("%q", d.version) + "\n"}
-		if len(d.requires) == 0 {
+		if len(d.requires) == 0 && len(d.extras) == 0 {
 			if _, err := samplewheels.Synthetic(dir, d.name, d.version, d.tags, files); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
 		for _, tags := range d.tags { // Synthetic writes no Requires-Dist
-			spec := wheel.BuildSpec{Name: d.name, Version: d.version, Tags: tags, RootIsPurelib: true, RequiresDist: d.requires,
+			spec := wheel.BuildSpec{Name: d.name, Version: d.version, Tags: tags, RootIsPurelib: true, RequiresDist: d.requires, ProvidesExtra: d.extras,
 				Files: []wheel.SpecFile{{Path: d.name + "/__init__.py", Data: []byte(files[d.name+"/__init__.py"])}}}
 			if _, err := wheel.Write(dir, spec); err != nil {
 				t.Fatal(err)

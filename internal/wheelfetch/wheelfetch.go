@@ -68,8 +68,9 @@ type Result struct {
 const completeMarker = ".complete"
 
 // formatVersion changes when the wheelhouse layout or the way it is fetched changes, so an
-// older cache entry is not reused.
-const formatVersion = 1
+// older cache entry is not reused. 2: an AllowMissing wheelhouse holds the dependencies that
+// exist of a line that misses one (1 lacked them).
+const formatVersion = 2
 
 // manifest is the content of the completion marker.
 type manifest struct {
@@ -279,6 +280,10 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 	fmt.Fprintf(log, "wheels: fetching %d target(s) into %s with pip %s (%s), %d at a time\n", len(ts), dir, pipVersion, resolved, jobs)
 
 	f := fetcher{pip: pip, work: work, lines: lines, hashMode: slices.ContainsFunc(lines, func(l pyreq.Line) bool { return len(l.Hashes) > 0 })}
+	// Only a snapshot keeps the wheels of a line that misses a dependency; a strict fetch
+	// fails on what pip names, as before. In hash mode every dependency is a pin, which the
+	// no-deps runs fetch already; resolving one apart would fetch its dependencies unhashed.
+	f.expandDeps = o.AllowMissing && !f.hashMode
 	if err := f.writeRequirementFiles(); err != nil {
 		return Result{}, err
 	}
