@@ -184,7 +184,7 @@ func BuildZipapps(ctx context.Context, c Config) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := stage("frontend", func() (string, error) { return c.frontend(ctx, src) }); err != nil {
+	if err := stage("frontend", func() (string, error) { return c.frontend(ctx, src, b.Sample) }); err != nil {
 		return nil, err
 	}
 	b.AppDir = filepath.Join(c.Root, "build", "stage", "app")
@@ -341,15 +341,21 @@ func (c Config) source(ctx context.Context) (string, bool, error) {
 
 // frontend builds mathesar_ui into mathesar/static/mathesar/ in the checkout, as
 // Mathesar's own build does, unless the assets are up to date or MATHESAR_SKIP_FRONTEND.
-func (c Config) frontend(ctx context.Context, src string) (string, error) {
+func (c Config) frontend(ctx context.Context, src string, sample bool) (string, error) {
 	ui := filepath.Join(src, mathesarsrc.UIDir)
-	if _, err := os.Stat(ui); errors.Is(err, fs.ErrNotExist) && !c.SkipFrontend {
-		return "skipped: " + src + " has no " + mathesarsrc.UIDir + "/ (the sample app has no front end)", nil
+	out := filepath.Join(src, filepath.FromSlash(mathesarsrc.UIBuildDir))
+	skip := c.SkipFrontend
+	if _, err := os.Stat(ui); errors.Is(err, fs.ErrNotExist) {
+		if sample {
+			return "skipped: the sample app has no front end", nil
+		}
+		if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
+			return "", fmt.Errorf("%s has neither the front end's source (%s/) nor its build (%s/manifest.json): use a full Mathesar checkout", src, mathesarsrc.UIDir, mathesarsrc.UIBuildDir)
+		}
+		// A source tree that ships only the built front end (no mathesar_ui/) packs that.
+		skip = true
 	}
-	res, err := frontend.Build(ctx, frontend.Options{
-		UIDir: ui, OutDir: filepath.Join(src, filepath.FromSlash(mathesarsrc.UIBuildDir)),
-		Skip: c.SkipFrontend, Log: c.Log,
-	})
+	res, err := frontend.Build(ctx, frontend.Options{UIDir: ui, OutDir: out, Skip: skip, Log: c.Log})
 	if err != nil {
 		return "", err
 	}

@@ -434,3 +434,20 @@ func tarGz(t *testing.T, dir, top string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestSourceWithoutFrontEnd: a tree with neither mathesar_ui/ nor a built front end is
+// refused, rather than bundled without a UI.
+func TestSourceWithoutFrontEnd(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "mathesar")
+	if _, err := mathesarfixture.Generate(src, mathesarfixture.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(src, "mathesar_ui")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Root: t.TempDir(), Source: src, Wheelhouse: t.TempDir(), Platforms: []string{"linux/amd64"}, MinMinor: 10, MaxMinor: 14, Log: &bytes.Buffer{}}
+	_, err := BuildZipapps(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "has neither the front end's source (mathesar_ui/) nor its build (mathesar/static/mathesar/manifest.json)") {
+		t.Fatalf("a source without a front end: %v", err)
+	}
+}
