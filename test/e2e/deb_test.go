@@ -362,6 +362,13 @@ func caseUpgrade(t *testing.T, b *box) {
 	if body := b.get(t); !strings.Contains(body, v1Row) || !strings.Contains(body, seedRow) {
 		t.Errorf("after the upgrade the page lacks the rows:\n%.500s", body)
 	}
+	// The new build's static files, collected into its bundle, not the old ones.
+	if css := b.getPath(t, "/static/sample/sample.css"); !strings.HasPrefix(css, v2Stylesheet) {
+		t.Errorf("after the upgrade /static/sample/sample.css is not v2's:\n%.200s", css)
+	}
+	if m := b.getPath(t, "/static/mathesar/manifest.json"); !strings.Contains(m, "assets/main.js") {
+		t.Errorf("after the upgrade /static/mathesar/manifest.json = %.200q, want v2's front-end manifest", m)
+	}
 }
 
 func caseConfigKept(t *testing.T, b *box) {

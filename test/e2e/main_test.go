@@ -193,7 +193,13 @@ func releaseInto(ctx context.Context, cfg pipeline.Config, key string, log *byte
 
 var versionLine = regexp.MustCompile(`(?m)^__version__ = "[^"]*"$`)
 
-// makeV2App is the sample app one release later: a new version and one more migration.
+// v2Stylesheet marks the sample stylesheet of v2, so the upgrade case can tell whose static
+// files the server sends.
+const v2Stylesheet = "/* v2 of the sample app's stylesheet */\n"
+
+// makeV2App is the sample app one release later, given as MATHESAR_SRC as a Mathesar
+// checkout would be: a new version, one more migration, a changed stylesheet and a built
+// front end (a source tree without one is refused).
 func makeV2App(dir string) error {
 	if err := samplewheels.ExtractApp(dir); err != nil {
 		return err
@@ -210,7 +216,22 @@ func makeV2App(dir string) error {
 	if err := os.WriteFile(init, data, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "mathesar", "migrations", v2Migration+".sql"), []byte(v2SQL), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "mathesar", "migrations", v2Migration+".sql"), []byte(v2SQL), 0o644); err != nil {
+		return err
+	}
+	css := filepath.Join(dir, "mathesar", "static", "sample", "sample.css")
+	data, err = os.ReadFile(css)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(css, append([]byte(v2Stylesheet), data...), 0o644); err != nil {
+		return err
+	}
+	ui := filepath.Join(dir, "mathesar", "static", "mathesar")
+	if err := os.MkdirAll(ui, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(ui, "manifest.json"), []byte(`{"src/main.ts": {"file": "assets/main.js", "isEntry": true}}`+"\n"), 0o644)
 }
 
 func lastLines(s string, n int) string {
