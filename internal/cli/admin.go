@@ -57,7 +57,7 @@ func (a *app) appCommand(ctx context.Context, module string, args []string) erro
 func (a *app) migrateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply database migrations and collect static files",
+		Short: "Apply database migrations (static files come collected in the bundle)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.appCommand(cmd.Context(), "mathesar.install", nil)

@@ -46,7 +46,7 @@ func (a *app) setupCommand() *cobra.Command {
      install a private cluster under the data directory;
   2. write the config file, generating SECRET_KEY if there is none (an existing key is
      never replaced);
-  3. run the migrations and collect static files into the data directory;
+  3. run the migrations (static files come collected in the bundle);
   4. in a system install, when root runs it, systemd is running and mathesar.service is
      enabled: restart the service, so it runs with what setup just did (--no-start leaves
      it alone; the package scripts use that and start the service themselves);
