@@ -49,6 +49,8 @@ var Required = []Package{
 	{Name: "npm", Why: "npm ci && npm run build of mathesar_ui (internal/frontend)", Command: "npm"},
 	{Name: "python3-pip", Why: "pip download fetches the wheels of a real Mathesar build (internal/wheelfetch)"},
 	{Name: "python3-yaml", Why: "PyYAML for the site hook's sso.yml tests (internal/sitehook)"},
+	{Name: "python3-django", Why: "real Django, repackaged as wheels, for the build-time collectstatic test (internal/pipeline)"},
+	{Name: "python3-psycopg2", Why: "the PostgreSQL driver Django loads even for collectstatic, in that test (internal/pipeline)"},
 }
 
 // Names returns the package names of pkgs, sorted.
