@@ -25,6 +25,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/repotree"
 )
 
 // repoTime is a past date: apt refuses a Release dated in the future.
@@ -481,26 +482,10 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// tree maps each path under root to its mode, mtime and content hash.
+// tree describes a built repository (repotree.Describe) for comparing two builds.
 func tree(t *testing.T, root string) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		entry := info.Mode().String() + " " + info.ModTime().UTC().Format(time.RFC3339)
-		if !d.IsDir() {
-			entry += " " + sum(sha256.New(), readFile(t, p))
-		}
-		m[rel] = entry
-		return nil
-	})
+	m, err := repotree.Describe(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package repotree
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -93,6 +94,40 @@ func Stamp(root string, at time.Time) error {
 		}
 	}
 	return nil
+}
+
+// Describe maps each path under root (relative, "." for root) to its mode, mtime and, for a
+// file, the sha256 of its contents: everything Stamp and the writers make reproducible, so
+// two builds that should be identical can be compared path by path.
+func Describe(root string) (map[string]string, error) {
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		entry := info.Mode().String() + " " + info.ModTime().UTC().Format(time.RFC3339)
+		if !d.IsDir() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			entry += fmt.Sprintf(" %x", sha256.Sum256(data))
+		}
+		m[rel] = entry
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", root, err)
+	}
+	return m, nil
 }
 
 // ReplaceDir moves the finished tree to dir. An existing dir is first moved aside and

@@ -3,6 +3,8 @@ package repotree
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -62,5 +64,54 @@ func TestStampAndReplaceDir(t *testing.T) {
 	entries, _ := os.ReadDir(parent)
 	if len(entries) != 1 {
 		t.Errorf("left beside the repository: %v", entries)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	root := t.TempDir()
+	if err := WriteFile(filepath.Join(root, "dists", "Release"), []byte("Suite: stable\n")); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	if err := Stamp(root, at); err != nil {
+		t.Fatal(err)
+	}
+	first, err := Describe(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := first[filepath.Join("dists", "Release")]
+	if want := fmt.Sprintf("-rw-r--r-- 2024-03-01T00:00:00Z %x", sha256.Sum256([]byte("Suite: stable\n"))); got != want {
+		t.Errorf("Release is described as %q, want %q", got, want)
+	}
+	if first["."] == "" || first["dists"] == "" || len(first) != 3 {
+		t.Errorf("Describe = %v, want the root, dists and dists/Release", first)
+	}
+	// A change of contents, mode or time shows.
+	for name, change := range map[string]func(p string) error{
+		"contents": func(p string) error { return os.WriteFile(p, []byte("Suite: other\n"), 0o644) },
+		"mode":     func(p string) error { return os.Chmod(p, 0o600) },
+		"time":     func(p string) error { return os.Chtimes(p, at.Add(time.Second), at.Add(time.Second)) },
+	} {
+		p := filepath.Join(root, "dists", "Release")
+		if err := change(p); err != nil {
+			t.Fatal(err)
+		}
+		now, err := Describe(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now[filepath.Join("dists", "Release")] == got {
+			t.Errorf("a change of %s does not show in Describe", name)
+		}
+		if err := Stamp(root, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("Suite: stable\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := Stamp(root, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/mathesar-foundation/mathesar-packaging/internal/pgpsign"
+	"github.com/mathesar-foundation/mathesar-packaging/internal/repotree"
 )
 
 var repoTime = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -493,24 +493,10 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// tree describes a built repository (repotree.Describe) for comparing two builds.
 func tree(t *testing.T, root string) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		m[rel] = info.Mode().String() + " " + info.ModTime().UTC().Format(time.RFC3339)
-		if !d.IsDir() {
-			m[rel] += " " + sha(readFile(t, p))
-		}
-		return nil
-	})
+	m, err := repotree.Describe(root)
 	if err != nil {
 		t.Fatal(err)
 	}
